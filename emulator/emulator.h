@@ -1,0 +1,103 @@
+/* Public interface of the emulator: the virt machine as other folders see it. */
+#ifndef REWIND_EMULATOR_H
+#define REWIND_EMULATOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define REWIND_MAX_HARTS 8
+
+typedef struct Machine Machine;
+
+typedef enum SerialKind {
+    SERIAL_STDIO,
+    SERIAL_NULL,
+    SERIAL_FILE,
+} SerialKind;
+
+typedef struct MachineConfig {
+    uint64_t ram_size;          /* bytes */
+    int smp;                    /* number of harts, 1..8 */
+    const char *bios;           /* path, "none" or NULL/"default" */
+    const char *kernel;
+    const char *initrd;
+    const char *append;
+    const char *dumpdtb;        /* write the device tree here and exit */
+    int icount_shift;           /* one instruction = 2^shift ns */
+    SerialKind serial;
+    const char *serial_path;    /* for SERIAL_FILE */
+} MachineConfig;
+
+void machine_config_defaults(MachineConfig *cfg);
+
+/* Builds the board, loads the images. On failure returns NULL and writes a
+ * one-line message (without trailing newline) to err. */
+Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen);
+void machine_free(Machine *m);
+
+typedef enum RunResult {
+    RUN_BUDGET,     /* executed the requested number of steps */
+    RUN_EXIT,       /* the guest powered off or failed; see machine_exit_code */
+    RUN_IDLE,       /* every hart waits and nothing can wake them */
+} RunResult;
+
+/* Runs the whole machine for at most max_steps instructions (all harts). */
+RunResult machine_run(Machine *m, uint64_t max_steps);
+int machine_exit_code(const Machine *m);
+/* False when every hart waits with no interrupt pending (nothing happens
+ * until a timer deadline or host input). */
+bool machine_can_progress(const Machine *m);
+uint64_t machine_icount(const Machine *m);
+
+/* Host console (console.c): raw TTY mode, Ctrl-A x, non-blocking input. */
+void console_attach(Machine *m);
+/* Moves available host input into the UART. Returns true if the user asked
+ * to quit (Ctrl-A x). */
+bool console_poll(Machine *m);
+/* Blocks up to timeout_ms for host input (used when every hart waits). */
+void console_wait(Machine *m, int timeout_ms);
+
+/* ---- debugger access (gdbstub/, scripts/difftest) ----
+ * Register numbers follow GDB's RISC-V numbering: 0-31 x0-x31, 32 pc,
+ * 33-64 f0-f31, 65 + n the CSR numbered n (65+0x001 fflags ...),
+ * REG_PRIV the privilege level as QEMU exposes it. */
+#define REG_PC 32
+#define REG_F0 33
+#define REG_CSR0 65
+#define REG_PRIV (REG_CSR0 + 4096)
+
+int machine_nharts(const Machine *m);
+bool machine_read_reg(Machine *m, int hart, int regno, uint64_t *val);
+bool machine_write_reg(Machine *m, int hart, int regno, uint64_t val);
+/* Memory through the hart's current translation (as a load would see it,
+ * without side effects on A/D bits); physical when phys is true. Returns
+ * the number of bytes done, stopping at the first inaccessible byte. */
+size_t machine_read_mem(Machine *m, int hart, uint64_t addr, void *buf, size_t len, bool phys);
+size_t machine_write_mem(Machine *m, int hart, uint64_t addr, const void *buf, size_t len, bool phys);
+/* Executes exactly one instruction (or trap entry) on one hart; the other
+ * harts stay still. */
+RunResult machine_step_hart(Machine *m, int hart);
+
+/* ---- breakpoints (breakpoints.c) ----
+ * Virtual addresses, checked for every hart, that machine_run stops in
+ * front of: the instruction at the address has not executed yet (an
+ * interrupt taken just before is, so a breakpoint on a trap vector stops
+ * after the trap entry). A machine without breakpoints runs at full speed;
+ * with some, harts whose pc is on a page that holds one run one step at a
+ * time (see machine.c). Nothing is written to guest memory.
+ * machine_step_hart ignores breakpoints. */
+#define RUN_BREAKPOINT ((RunResult)3)   /* machine_run stopped at a breakpoint */
+enum { BP_SOFTWARE = 0, BP_HARDWARE = 1 };
+/* Inserting an existing (addr, type) counts a reference; false when the
+ * table is full. */
+bool machine_set_breakpoint(Machine *m, uint64_t addr, int type);
+bool machine_clear_breakpoint(Machine *m, uint64_t addr, int type);
+void machine_clear_all_breakpoints(Machine *m);
+int machine_breakpoint_count(const Machine *m);
+/* After RUN_BREAKPOINT: the hart that stopped, its pc and the type of the
+ * breakpoint. Resuming runs that hart past it (the stop is not reported
+ * twice at the same icount). */
+bool machine_breakpoint_hit(const Machine *m, int *hart, uint64_t *pc, int *type);
+
+#endif

@@ -1,0 +1,444 @@
+/* The machine's heartbeat: round-robin scheduling of harts in fixed
+ * instruction quanta, virtual time derived from the instruction count, and
+ * the services the core offers to devices and debuggers.
+ *
+ * Determinism: the interleaving of harts depends only on instruction
+ * counts. The scheduler state (current hart, steps left in its quantum)
+ * survives between calls to machine_run, so how a caller splits a run into
+ * calls never changes what the guest sees. */
+#include "cpu.h"
+#include "breakpoints.h"
+
+#include <string.h>
+
+#define NS_PER_MTIME_TICK (1000000000ull / TIMEBASE_FREQ)
+
+Hart *hart_new(Machine *m, int id)
+{
+    Hart *h = g_new0(Hart, 1);
+    h->m = m;
+    h->id = id;
+    if (!interp_handlers)
+        hart_run(h, 0);     /* sets up the interpreter's handler table */
+    hart_reset(h, 0);
+    return h;
+}
+
+void hart_free(Hart *h)
+{
+    g_free(h);
+}
+
+void hart_reset(Hart *h, uint64_t pc)
+{
+    memset(h->x, 0, sizeof(h->x));
+    memset(h->f, 0, sizeof(h->f));
+    csr_reset(h);
+    h->priv = PRV_M;
+    h->pc = pc;
+    h->wfi = false;
+    h->reservation = ~0ull;
+    h->instret = 0;
+    h->stop_slice = false;
+    hart_tlb_flush(h);
+}
+
+/* ---- time ---- */
+
+uint64_t machine_now_icount(const Machine *m)
+{
+    const Hart *h = m->current;
+    if (!h)
+        return m->icount;
+    return m->icount + (uint64_t)(h->slice_len - h->slice_left - 1);
+}
+
+static unsigned __int128 ns_at(const Machine *m, uint64_t icount)
+{
+    return ((unsigned __int128)icount << m->icount_shift) + m->idle_ns;
+}
+
+uint64_t machine_now_ns(const Machine *m)
+{
+    return (uint64_t)ns_at(m, machine_now_icount(m));
+}
+
+uint64_t machine_mtime(const Machine *m)
+{
+    return (uint64_t)(ns_at(m, machine_now_icount(m)) / NS_PER_MTIME_TICK);
+}
+
+/* Steps from now (between slices) until mtime reaches cmp; -1 if never or
+ * already there. */
+static int64_t steps_until_mtime(const Machine *m, uint64_t cmp)
+{
+    if (cmp >= UINT64_MAX / NS_PER_MTIME_TICK)
+        return -1;
+    unsigned __int128 now = ns_at(m, m->icount);
+    unsigned __int128 deadline = (unsigned __int128)cmp * NS_PER_MTIME_TICK;
+    if (deadline <= now)
+        return -1;
+    unsigned __int128 unit = (unsigned __int128)1 << m->icount_shift;
+    unsigned __int128 steps = (deadline - now + unit - 1) / unit;
+    return steps > INT64_MAX ? INT64_MAX : (int64_t)steps;
+}
+
+/* ---- services to devices ---- */
+
+void hart_set_mip(Hart *h, uint64_t mask, bool level)
+{
+    uint64_t old = h->mip;
+    if (level)
+        h->mip |= mask;
+    else
+        h->mip &= ~mask;
+    if (h->mip != old && h->m->current)
+        h->m->current->stop_slice = true;
+}
+
+void machine_request_exit(Machine *m, int code)
+{
+    if (!m->exit_requested) {
+        m->exit_requested = true;
+        m->exit_code = code;
+    }
+    if (m->current)
+        m->current->stop_slice = true;
+}
+
+bool machine_add_mmio(Machine *m, const MmioRegion *r)
+{
+    if (m->n_mmio >= MAX_MMIO)
+        return false;
+    m->mmio[m->n_mmio++] = *r;
+    return true;
+}
+
+uint8_t *machine_phys_ptr(Machine *m, uint64_t paddr, uint64_t len)
+{
+    if (paddr >= m->ram_base && paddr - m->ram_base <= m->ram_size &&
+        len <= m->ram_size - (paddr - m->ram_base))
+        return m->ram + (paddr - m->ram_base);
+    if (m->rom && paddr >= m->rom_base && paddr - m->rom_base <= m->rom_size &&
+        len <= m->rom_size - (paddr - m->rom_base))
+        return m->rom + (paddr - m->rom_base);
+    return NULL;
+}
+
+bool machine_phys_read(Machine *m, uint64_t paddr, void *buf, uint64_t len)
+{
+    uint8_t *p = machine_phys_ptr(m, paddr, len);
+    if (!p)
+        return false;
+    memcpy(buf, p, len);
+    return true;
+}
+
+bool machine_phys_write(Machine *m, uint64_t paddr, const void *buf, uint64_t len)
+{
+    uint8_t *p = machine_phys_ptr(m, paddr, len);
+    if (!p)
+        return false;
+    memcpy(p, buf, len);
+    if (m->code_pages)
+        machine_code_written(m, paddr, len);
+    return true;
+}
+
+/* ---- the run loop ---- */
+
+static void next_hart(Machine *m)
+{
+    m->sched_hart = (m->sched_hart + 1) % m->nharts;
+    m->quantum_left = 0;
+}
+
+/* Every hart waits: jump virtual time to the earliest timer deadline that
+ * wakes one. Returns false when none will. */
+static bool skip_idle_time(Machine *m)
+{
+    int64_t best = -1;
+    for (int i = 0; i < m->nharts; i++) {
+        Hart *h = m->harts[i];
+        if (!(h->mie & MIP_MTIP))
+            continue;
+        int64_t s = steps_until_mtime(m, clint_mtimecmp(m->clint, i));
+        if (s > 0 && (best < 0 || s < best))
+            best = s;
+    }
+    /* the RTC alarm wakes harts through the PLIC */
+    uint64_t alarm = m->rtc ? rtc_alarm_deadline_ns(m->rtc) : UINT64_MAX;
+    uint64_t now = (uint64_t)ns_at(m, m->icount);
+    if (alarm != UINT64_MAX && alarm > now) {
+        unsigned __int128 unit = (unsigned __int128)1 << m->icount_shift;
+        int64_t s = (int64_t)((alarm - now + unit - 1) / unit);
+        if (best < 0 || s < best)
+            best = s;
+    }
+    if (best < 0)
+        return false;
+    m->idle_ns += (uint64_t)best << m->icount_shift;
+    return true;
+}
+
+/* Runs one slice of hart h step by step, stopping in front of a
+ * breakpoint. The interpreter cannot stop on its own at an address, so a
+ * machine with breakpoints runs its harts one step per hart_run call (each
+ * step accounted as the normal loop would: the interleaving of harts and
+ * every deadline stay the same). Returns the steps run; *hit is set when
+ * the hart stopped at a breakpoint. */
+static int64_t run_slice_checked(Machine *m, Hart *h, BreakpointSet *bps, int64_t slice,
+                                 bool *hit)
+{
+    int64_t done = 0;
+    *hit = false;
+    while (done < slice) {
+        if (done > 0 && breakpoint_should_stop(bps, h->id, h->pc, h->instret)) {
+            *hit = true;
+            break;
+        }
+        m->current = h;
+        int64_t n = hart_run(h, 1);
+        m->current = NULL;
+        h->instret += (uint64_t)n;
+        m->icount += (uint64_t)n;
+        m->quantum_left -= n;
+        done += n;
+        if (n <= 0 || h->stop_slice || h->wfi || m->exit_requested)
+            break;
+    }
+    return done;
+}
+
+RunResult machine_run(Machine *m, uint64_t max_steps)
+{
+    uint64_t end = m->icount + max_steps;
+    int idle_harts = 0;
+    BreakpointSet *bps = breakpoints_of(m);
+
+    for (;;) {
+        if (m->exit_requested)
+            return RUN_EXIT;
+        if (m->icount >= end)
+            return RUN_BUDGET;
+        Hart *h = m->harts[m->sched_hart];
+        if (m->quantum_left <= 0)
+            m->quantum_left = m->quantum;
+        if (m->clint)
+            clint_update(m->clint);
+        if (m->rtc)
+            rtc_update(m->rtc);
+        if (h->wfi) {
+            if (!hart_interrupt_pending(h)) {
+                next_hart(m);
+                if (++idle_harts >= m->nharts) {
+                    idle_harts = 0;
+                    if (!skip_idle_time(m))
+                        return RUN_IDLE;
+                }
+                continue;
+            }
+            h->wfi = false;
+        }
+        idle_harts = 0;
+        if (h != m->last_run) {
+            /* another hart ran since: its stores may have broken any
+             * reservation, and we do not track which */
+            h->reservation = ~0ull;
+            m->last_run = h;
+        }
+        hart_take_interrupt(h);
+
+        int64_t slice = m->quantum_left;
+        if ((uint64_t)slice > end - m->icount)
+            slice = (int64_t)(end - m->icount);
+        if (m->clint) {
+            int64_t t = steps_until_mtime(m, clint_mtimecmp(m->clint, h->id));
+            if (t > 0 && t < slice)
+                slice = t;
+        }
+        if (unlikely(bps)) {
+            if (breakpoint_should_stop(bps, h->id, h->pc, h->instret))
+                return RUN_BREAKPOINT;
+            bool hit;
+            run_slice_checked(m, h, bps, slice, &hit);
+            if (h->wfi || m->quantum_left <= 0)
+                next_hart(m);
+            if (hit)
+                return RUN_BREAKPOINT;
+            continue;
+        }
+        m->current = h;
+        int64_t n = hart_run(h, slice);
+        m->current = NULL;
+        h->instret += (uint64_t)n;
+        m->icount += (uint64_t)n;
+        m->quantum_left -= n;
+        if (h->wfi || m->quantum_left <= 0)
+            next_hart(m);
+    }
+}
+
+bool machine_can_progress(const Machine *m)
+{
+    for (int i = 0; i < m->nharts; i++) {
+        const Hart *h = m->harts[i];
+        if (!h->wfi || hart_interrupt_pending(h))
+            return true;
+    }
+    return false;
+}
+
+int machine_exit_code(const Machine *m)
+{
+    return m->exit_code;
+}
+
+uint64_t machine_icount(const Machine *m)
+{
+    return m->icount;
+}
+
+/* ---- debugger access ---- */
+
+int machine_nharts(const Machine *m)
+{
+    return m->nharts;
+}
+
+static Hart *hart_at(Machine *m, int hart)
+{
+    return hart >= 0 && hart < m->nharts ? m->harts[hart] : NULL;
+}
+
+bool machine_read_reg(Machine *m, int hart, int regno, uint64_t *val)
+{
+    Hart *h = hart_at(m, hart);
+    if (!h || regno < 0)
+        return false;
+    if (regno < 32) {
+        *val = h->x[regno];
+        return true;
+    }
+    if (regno == REG_PC) {
+        *val = h->pc;
+        return true;
+    }
+    if (regno < REG_CSR0) {
+        *val = h->f[regno - REG_F0];
+        return true;
+    }
+    if (regno == REG_PRIV) {
+        *val = (uint64_t)h->priv;
+        return true;
+    }
+    if (regno < REG_PRIV) {
+        /* the debugger sees every CSR, whatever the hart's mode */
+        int priv = h->priv;
+        uint64_t mstatus = h->mstatus;
+        h->priv = PRV_M;
+        h->mstatus |= MSTATUS_FS;
+        bool ok = csr_read(h, (unsigned)(regno - REG_CSR0), val);
+        h->priv = priv;
+        h->mstatus = mstatus;
+        return ok;
+    }
+    return false;
+}
+
+bool machine_write_reg(Machine *m, int hart, int regno, uint64_t val)
+{
+    Hart *h = hart_at(m, hart);
+    if (!h || regno < 0)
+        return false;
+    if (regno < 32) {
+        if (regno)
+            h->x[regno] = val;
+        return true;
+    }
+    if (regno == REG_PC) {
+        h->pc = val;
+        return true;
+    }
+    if (regno < REG_CSR0) {
+        h->f[regno - REG_F0] = val;
+        return true;
+    }
+    if (regno == REG_PRIV) {
+        if (val != PRV_U && val != PRV_S && val != PRV_M)
+            return false;
+        hart_set_priv(h, (int)val);
+        return true;
+    }
+    if (regno < REG_PRIV) {
+        int priv = h->priv;
+        h->priv = PRV_M;
+        uint64_t fs = h->mstatus & MSTATUS_FS;
+        h->mstatus |= MSTATUS_FS;
+        bool ok = csr_write(h, (unsigned)(regno - REG_CSR0), val);
+        if (regno - REG_CSR0 != CSR_MSTATUS && regno - REG_CSR0 != CSR_SSTATUS)
+            h->mstatus = (h->mstatus & ~MSTATUS_FS) | fs;
+        h->priv = priv;
+        hart_tlb_flush(h);
+        return ok;
+    }
+    return false;
+}
+
+static size_t debug_access(Machine *m, int hart, uint64_t addr, void *buf, size_t len,
+                           bool phys, bool write)
+{
+    Hart *h = hart_at(m, hart);
+    size_t done = 0;
+    if (!h)
+        return 0;
+    while (done < len) {
+        uint64_t va = addr + done, pa = va;
+        size_t chunk = PAGE_SIZE - (va & (PAGE_SIZE - 1));
+        if (chunk > len - done)
+            chunk = len - done;
+        if (!phys) {
+            uint64_t cause = h->exc_cause, tval = h->exc_tval;
+            bool ok = mmu_translate(h, va, ACC_LOAD, &pa, true);
+            h->exc_cause = cause;
+            h->exc_tval = tval;
+            if (!ok)
+                break;
+        }
+        bool ok = write ? machine_phys_write(m, pa, (const uint8_t *)buf + done, chunk)
+                        : machine_phys_read(m, pa, (uint8_t *)buf + done, chunk);
+        if (!ok)
+            break;
+        done += chunk;
+    }
+    return done;
+}
+
+size_t machine_read_mem(Machine *m, int hart, uint64_t addr, void *buf, size_t len, bool phys)
+{
+    return debug_access(m, hart, addr, buf, len, phys, false);
+}
+
+size_t machine_write_mem(Machine *m, int hart, uint64_t addr, const void *buf, size_t len,
+                         bool phys)
+{
+    return debug_access(m, hart, addr, (void *)buf, len, phys, true);
+}
+
+RunResult machine_step_hart(Machine *m, int hart)
+{
+    Hart *h = hart_at(m, hart);
+    if (!h)
+        return RUN_BUDGET;
+    if (m->exit_requested)
+        return RUN_EXIT;
+    if (m->clint)
+        clint_update(m->clint);
+    h->wfi = false;
+    m->current = h;
+    int64_t n = hart_run(h, 1);
+    m->current = NULL;
+    h->instret += (uint64_t)n;
+    m->icount += (uint64_t)n;
+    return m->exit_requested ? RUN_EXIT : RUN_BUDGET;
+}

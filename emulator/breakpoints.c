@@ -1,0 +1,170 @@
+/* Debugger breakpoints: a set of virtual addresses, shared by all harts,
+ * that machine_run stops in front of (see machine.c for how the run loop
+ * checks them).
+ *
+ * The set lives outside struct Machine (a small registry keyed by machine)
+ * so that a machine without breakpoints carries no state and pays one
+ * pointer test per machine_run call. Sets are tiny (GDB inserts a handful
+ * of breakpoints), so a linear scan is the fastest lookup; a page summary
+ * (the distinct virtual pages that hold a breakpoint) lets a caller tell
+ * at once that a page holds none. */
+#include "breakpoints.h"
+
+#include <glib.h>
+#include <string.h>
+
+typedef struct Breakpoint {
+    uint64_t addr;
+    int type;
+    int refs;       /* GDB may insert the same address twice (Z0 and Z1) */
+} Breakpoint;
+
+struct BreakpointSet {
+    Machine *m;
+    Breakpoint *bp;
+    int n, cap;
+    /* the last stop reported, so resuming does not report it again */
+    bool hit_valid;
+    int hit_hart;
+    uint64_t hit_pc, hit_icount;
+    int hit_type;
+    BreakpointSet *next;
+};
+
+static BreakpointSet *sets;   /* machines with a set (usually one) */
+
+static BreakpointSet *find_set(const Machine *m)
+{
+    for (BreakpointSet *s = sets; s; s = s->next)
+        if (s->m == m)
+            return s;
+    return NULL;
+}
+
+BreakpointSet *breakpoints_of(const Machine *m)
+{
+    BreakpointSet *s = sets;
+    if (likely(!s))
+        return NULL;
+    s = find_set(m);
+    return s && s->n ? s : NULL;
+}
+
+static BreakpointSet *get_set(Machine *m)
+{
+    BreakpointSet *s = find_set(m);
+    if (!s) {
+        s = g_new0(BreakpointSet, 1);
+        s->m = m;
+        s->next = sets;
+        sets = s;
+    }
+    return s;
+}
+
+bool machine_set_breakpoint(Machine *m, uint64_t addr, int type)
+{
+    if (type != BP_SOFTWARE && type != BP_HARDWARE)
+        return false;
+    BreakpointSet *s = get_set(m);
+    for (int i = 0; i < s->n; i++) {
+        if (s->bp[i].addr == addr && s->bp[i].type == type) {
+            s->bp[i].refs++;
+            return true;
+        }
+    }
+    if (s->n >= BP_MAX)
+        return false;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 8;
+        s->bp = g_renew(Breakpoint, s->bp, s->cap);
+    }
+    s->bp[s->n++] = (Breakpoint){ .addr = addr, .type = type, .refs = 1 };
+    return true;
+}
+
+bool machine_clear_breakpoint(Machine *m, uint64_t addr, int type)
+{
+    BreakpointSet *s = find_set(m);
+    if (!s)
+        return false;
+    for (int i = 0; i < s->n; i++) {
+        if (s->bp[i].addr == addr && s->bp[i].type == type) {
+            if (--s->bp[i].refs <= 0)
+                s->bp[i] = s->bp[--s->n];
+            return true;
+        }
+    }
+    return false;
+}
+
+void machine_clear_all_breakpoints(Machine *m)
+{
+    BreakpointSet *s = find_set(m);
+    if (s)
+        s->n = 0;
+}
+
+int machine_breakpoint_count(const Machine *m)
+{
+    BreakpointSet *s = find_set(m);
+    return s ? s->n : 0;
+}
+
+bool machine_breakpoint_hit(const Machine *m, int *hart, uint64_t *pc, int *type)
+{
+    BreakpointSet *s = find_set(m);
+    if (!s || !s->hit_valid)
+        return false;
+    if (hart)
+        *hart = s->hit_hart;
+    if (pc)
+        *pc = s->hit_pc;
+    if (type)
+        *type = s->hit_type;
+    return true;
+}
+
+void breakpoints_free_machine(Machine *m)
+{
+    for (BreakpointSet **p = &sets; *p; p = &(*p)->next) {
+        if ((*p)->m == m) {
+            BreakpointSet *s = *p;
+            *p = s->next;
+            g_free(s->bp);
+            g_free(s);
+            return;
+        }
+    }
+}
+
+bool breakpoint_page(const BreakpointSet *s, uint64_t pc)
+{
+    uint64_t page = pc & PAGE_MASK;
+    for (int i = 0; i < s->n; i++)
+        if ((s->bp[i].addr & PAGE_MASK) == page)
+            return true;
+    return false;
+}
+
+bool breakpoint_should_stop(BreakpointSet *s, int hart, uint64_t pc, uint64_t retired)
+{
+    int type = -1;
+    for (int i = 0; i < s->n; i++) {
+        if (s->bp[i].addr == pc) {
+            type = s->bp[i].type;
+            break;
+        }
+    }
+    if (type < 0)
+        return false;
+    /* the stop we reported last: the debugger resumes from it */
+    if (s->hit_valid && s->hit_hart == hart && s->hit_pc == pc && s->hit_icount == retired)
+        return false;
+    s->hit_valid = true;
+    s->hit_hart = hart;
+    s->hit_pc = pc;
+    s->hit_icount = retired;
+    s->hit_type = type;
+    return true;
+}

@@ -1,0 +1,23 @@
+/* Internal to emulator/: what the run loop (machine.c) needs from
+ * breakpoints.c. The public side is in emulator.h. */
+#ifndef REWIND_BREAKPOINTS_H
+#define REWIND_BREAKPOINTS_H
+
+#include "machine.h"
+
+#define BP_MAX 1024
+
+typedef struct BreakpointSet BreakpointSet;
+
+/* The machine's breakpoints, or NULL when it has none (the fast path). */
+BreakpointSet *breakpoints_of(const Machine *m);
+/* True when the virtual page of pc holds a breakpoint. */
+bool breakpoint_page(const BreakpointSet *s, uint64_t pc);
+/* True when hart must stop before executing the instruction at pc (and
+ * records the stop), false when there is no breakpoint at pc or this is
+ * the stop already reported at this point of the hart (same retired
+ * count: the debugger resumes from it). */
+bool breakpoint_should_stop(BreakpointSet *s, int hart, uint64_t pc, uint64_t retired);
+void breakpoints_free_machine(Machine *m);
+
+#endif

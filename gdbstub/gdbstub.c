@@ -1,0 +1,208 @@
+/* The debugging session: owns the machine while -gdb is given. It is one
+ * thread: while the machine runs, it runs in chunks of RUN_CHUNK steps and
+ * polls the debugger's socket (for Ctrl-C and new connections) and the
+ * console between chunks; while stopped, it blocks on the socket and
+ * answers packets.
+ *
+ * Stepping is exact: a step executes one instruction (or trap entry) on
+ * the selected hart, the others stay still. Continue runs every hart until
+ * a breakpoint (machine_run stops in front of it), Ctrl-C, or the guest's
+ * exit, which is reported as W<code>. */
+#include "stub_internal.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RUN_CHUNK 200000    /* steps between two polls of the socket */
+#define SIG_TRAP 5
+#define SIG_INT 2
+
+GdbStub *gdbstub_new(Machine *m, const char *spec, char *err, size_t errlen)
+{
+    GdbStub *s = g_new0(GdbStub, 1);
+    s->m = m;
+    s->reply = g_string_new(NULL);
+    if (!rsp_listen(&s->rsp, spec, err, errlen)) {
+        g_string_free(s->reply, TRUE);
+        g_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void gdbstub_free(GdbStub *s)
+{
+    if (!s)
+        return;
+    machine_clear_all_breakpoints(s->m);
+    rsp_close(&s->rsp);
+    g_free(s->target_xml);
+    g_string_free(s->reply, TRUE);
+    g_free(s);
+}
+
+const char *gdbstub_address(const GdbStub *s)
+{
+    return s->rsp.address;
+}
+
+static void on_connect(GdbStub *s)
+{
+    s->g_hart = s->c_hart = 0;
+    s->gdb_swbreak = s->gdb_hwbreak = false;
+}
+
+/* Polls the socket without blocking while the machine runs. Returns true
+ * when the machine must stop (Ctrl-C, or a debugger just connected). */
+static bool poll_while_running(GdbStub *s, int timeout_ms)
+{
+    bool had = s->rsp.fd >= 0;
+    bool input = rsp_wait(&s->rsp, timeout_ms);
+    if (!had && s->rsp.fd >= 0) {
+        on_connect(s);
+        return true;    /* as QEMU: the machine stops when GDB attaches */
+    }
+    if (!input)
+        return false;
+    if (!rsp_receive(&s->rsp)) {
+        rsp_disconnect(&s->rsp);   /* the debugger went away: run on */
+        machine_clear_all_breakpoints(s->m);
+        return false;
+    }
+    /* only 0x03 is expected while running; packets wait until the stop */
+    for (guint i = 0; i < s->rsp.in->len; i++) {
+        if (s->rsp.in->data[i] == 0x03) {
+            g_byte_array_remove_index(s->rsp.in, i);
+            return true;
+        }
+    }
+    return false;
+}
+
+typedef enum StopWhy {
+    STOP_NONE,
+    STOP_DEBUGGER,      /* Ctrl-C or a new connection */
+    STOP_BREAKPOINT,
+    STOP_EXIT,
+    STOP_QUIT,          /* console Ctrl-A x */
+} StopWhy;
+
+/* Runs the machine until something stops it. */
+static StopWhy run_machine(GdbStub *s)
+{
+    for (;;) {
+        RunResult r = machine_run(s->m, RUN_CHUNK);
+        if (r == RUN_EXIT)
+            return STOP_EXIT;
+        if (r == RUN_BREAKPOINT)
+            return STOP_BREAKPOINT;
+        if (console_poll(s->m))
+            return STOP_QUIT;
+        bool idle = r == RUN_IDLE && !machine_can_progress(s->m);
+        if (poll_while_running(s, idle ? 10 : 0))
+            return STOP_DEBUGGER;
+    }
+}
+
+static void report_stop(GdbStub *s, StopWhy why)
+{
+    if (s->rsp.fd < 0)
+        return;
+    if (why == STOP_BREAKPOINT) {
+        int hart = 0, type = BP_SOFTWARE;
+        machine_breakpoint_hit(s->m, &hart, NULL, &type);
+        gdb_send_stop(s, hart, SIG_TRAP, type);
+    } else if (why == STOP_DEBUGGER) {
+        gdb_send_stop(s, s->c_hart > 0 ? s->c_hart : 0, SIG_INT, -1);
+    }
+}
+
+static void report_exit(GdbStub *s)
+{
+    if (s->rsp.fd >= 0) {
+        char buf[16];
+        snprintf(buf, sizeof(buf), "W%02x", machine_exit_code(s->m) & 0xff);
+        rsp_send_str(&s->rsp, buf);
+    }
+}
+
+/* Answers packets until the debugger resumes the machine. */
+static ResumeKind serve_stopped(GdbStub *s, GByteArray *pkt)
+{
+    for (;;) {
+        if (s->rsp.fd < 0) {
+            /* no debugger: wait for one (the machine stays stopped) */
+            if (console_poll(s->m))
+                return RESUME_KILL;
+            rsp_wait(&s->rsp, 100);
+            if (s->rsp.fd >= 0)
+                on_connect(s);
+            continue;
+        }
+        RspEvent ev = rsp_next_packet(&s->rsp, pkt);
+        if (ev == RSP_PACKET) {
+            ResumeKind k = gdb_handle_packet(s, (char *)pkt->data, pkt->len);
+            if (k != RESUME_NONE)
+                return k;
+            continue;
+        }
+        if (ev == RSP_EOF) {
+            rsp_disconnect(&s->rsp);
+            continue;
+        }
+        s->rsp.interrupt = false;   /* Ctrl-C while stopped: nothing to do */
+        if (rsp_wait(&s->rsp, 100) && !rsp_receive(&s->rsp)) {
+            /* the debugger went away while the machine was stopped: keep it
+             * stopped for the next one (it may have died mid-session) */
+            fprintf(stderr, "rewind: debugger disconnected; waiting for another on %s\n",
+                    s->rsp.address);
+            rsp_disconnect(&s->rsp);
+            machine_clear_all_breakpoints(s->m);
+        }
+        if (console_poll(s->m))
+            return RESUME_KILL;
+    }
+}
+
+int gdbstub_run(GdbStub *s, bool start_stopped)
+{
+    GByteArray *pkt = g_byte_array_new();
+    bool stopped = start_stopped;
+    int code;
+
+    for (;;) {
+        if (!stopped) {
+            StopWhy why = run_machine(s);
+            if (why == STOP_EXIT) {
+                report_exit(s);
+                break;
+            }
+            if (why == STOP_QUIT)
+                break;
+            report_stop(s, why);
+            stopped = true;
+        }
+        ResumeKind k = serve_stopped(s, pkt);
+        if (k == RESUME_KILL)
+            break;
+        if (k == RESUME_STEP) {
+            RunResult r = machine_step_hart(s->m, s->step_hart);
+            if (r == RUN_EXIT) {
+                report_exit(s);
+                break;
+            }
+            gdb_send_stop(s, s->step_hart, SIG_TRAP, -1);
+            continue;
+        }
+        if (k == RESUME_DETACH) {
+            machine_clear_all_breakpoints(s->m);
+            rsp_disconnect(&s->rsp);
+        }
+        stopped = false;    /* continue or detach */
+    }
+    code = machine_exit_code(s->m);
+    g_byte_array_free(pkt, TRUE);
+    return code;
+}

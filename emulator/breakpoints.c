@@ -1,13 +1,10 @@
 /* Debugger breakpoints: a set of virtual addresses, shared by all harts,
  * that machine_run stops in front of (see machine.c for how the run loop
- * checks them).
+ * checks them, and cpu_exec.c for how a slice leaves a page).
  *
- * The set lives outside struct Machine (a small registry keyed by machine)
- * so that a machine without breakpoints carries no state and pays one
- * pointer test per machine_run call. Sets are tiny (GDB inserts a handful
- * of breakpoints), so a linear scan is the fastest lookup; a page summary
- * (the distinct virtual pages that hold a breakpoint) lets a caller tell
- * at once that a page holds none. */
+ * A machine without breakpoints has no set (m->breakpoints is NULL) and
+ * pays one pointer test per page change. Sets are tiny (GDB inserts a
+ * handful of breakpoints), so a linear scan is the fastest lookup. */
 #include "breakpoints.h"
 
 #include <glib.h>
@@ -28,38 +25,26 @@ struct BreakpointSet {
     int hit_hart;
     uint64_t hit_pc, hit_icount;
     int hit_type;
-    BreakpointSet *next;
 };
-
-static BreakpointSet *sets;   /* machines with a set (usually one) */
 
 static BreakpointSet *find_set(const Machine *m)
 {
-    for (BreakpointSet *s = sets; s; s = s->next)
-        if (s->m == m)
-            return s;
-    return NULL;
+    return m->breakpoints;
 }
 
 BreakpointSet *breakpoints_of(const Machine *m)
 {
-    BreakpointSet *s = sets;
-    if (likely(!s))
-        return NULL;
-    s = find_set(m);
+    BreakpointSet *s = m->breakpoints;
     return s && s->n ? s : NULL;
 }
 
 static BreakpointSet *get_set(Machine *m)
 {
-    BreakpointSet *s = find_set(m);
-    if (!s) {
-        s = g_new0(BreakpointSet, 1);
-        s->m = m;
-        s->next = sets;
-        sets = s;
+    if (!m->breakpoints) {
+        m->breakpoints = g_new0(BreakpointSet, 1);
+        m->breakpoints->m = m;
     }
-    return s;
+    return m->breakpoints;
 }
 
 bool machine_set_breakpoint(Machine *m, uint64_t addr, int type)
@@ -127,14 +112,11 @@ bool machine_breakpoint_hit(const Machine *m, int *hart, uint64_t *pc, int *type
 
 void breakpoints_free_machine(Machine *m)
 {
-    for (BreakpointSet **p = &sets; *p; p = &(*p)->next) {
-        if ((*p)->m == m) {
-            BreakpointSet *s = *p;
-            *p = s->next;
-            g_free(s->bp);
-            g_free(s);
-            return;
-        }
+    BreakpointSet *s = m->breakpoints;
+    if (s) {
+        g_free(s->bp);
+        g_free(s);
+        m->breakpoints = NULL;
     }
 }
 

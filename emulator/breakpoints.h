@@ -7,8 +7,6 @@
 
 #define BP_MAX 1024
 
-typedef struct BreakpointSet BreakpointSet;
-
 /* The machine's breakpoints, or NULL when it has none (the fast path). */
 BreakpointSet *breakpoints_of(const Machine *m);
 /* True when the virtual page of pc holds a breakpoint. */

@@ -48,13 +48,16 @@ enum { OP_DECODE = OP_COUNT, OP_PAGE_END, OP_CROSS_PAGE, OP_ALL_COUNT };
 typedef struct DecodedInsn {
     const void *handler;    /* the interpreter's label for op */
     int32_t imm;            /* immediate; CSR number for CSR ops */
+    uint32_t raw;           /* instruction bits, for mtval on illegal */
     uint16_t op;
+    /* Branches and jal whose target lies in the same page: the distance
+     * to the target's entry, so a taken branch needs no lookup. 0 when the
+     * target must be looked up (other page, or not yet known). */
+    int16_t target;
     uint8_t rd;             /* integer destinations of x0 become 32 */
     uint8_t rs1, rs2, rs3;
     uint8_t rm;             /* FP rounding mode field; AMO aq/rl unused */
     uint8_t len;            /* 2 or 4 bytes */
-    uint8_t pad;
-    uint32_t raw;           /* instruction bits, for mtval on illegal */
 } DecodedInsn;
 
 /* Decodes one instruction (16- or 32-bit: low bits tell). */

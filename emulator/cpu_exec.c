@@ -6,6 +6,7 @@
  * derived from the entry's position in its page when an instruction needs
  * it. Every executed instruction (or exception taken) consumes one step of
  * the slice budget, so the instruction count is exact. */
+#include "breakpoints.h"
 #include "cpu.h"
 
 #include <string.h>
@@ -149,8 +150,13 @@ static int64_t interp(Hart *h, int64_t max, bool init)
 
 #define BRANCH(cond)                                                            \
     do {                                                                        \
-        if (cond)                                                               \
+        if (cond) {                                                             \
+            if (likely(di->target)) {                                           \
+                di += di->target;                                               \
+                DISPATCH();                                                     \
+            }                                                                   \
             JUMP(PC() + IMM);                                                   \
+        }                                                                       \
         NEXT();                                                                 \
     } while (0)
 
@@ -177,6 +183,11 @@ lookup:
                 goto take_exception;
             }
         }
+        /* entering a page that holds a debugger breakpoint: hand back to
+         * the run loop, which steps through such pages one at a time */
+        if (unlikely(h->m->breakpoints) && left < max &&
+            (npc & PAGE_MASK) != vpage && breakpoint_page(h->m->breakpoints, npc))
+            goto out_at_npc;
         vpage = npc & PAGE_MASK;
         fast_tag = vpage;
         di = &page->insn[(npc & (PAGE_SIZE - 1)) >> 1];
@@ -212,6 +223,11 @@ L_DECODE: {
         insn = lo;
     decode_insn(insn, di);
     di->handler = handler_table[di->op];
+    if ((di->op >= OP_BEQ && di->op <= OP_BGEU) || di->op == OP_JAL) {
+        int64_t t = (int64_t)off + di->imm;
+        if (t >= 0 && t < PAGE_SIZE)
+            di->target = (int16_t)(di->imm / 2);
+    }
     goto *di->handler;
 }
 
@@ -251,6 +267,10 @@ L_AUIPC:
 L_JAL: {
     uint64_t pc = PC();
     RD = pc + di->len;
+    if (likely(di->target)) {
+        di += di->target;
+        DISPATCH();
+    }
     JUMP(pc + IMM);
 }
 L_JALR: {
@@ -436,11 +456,16 @@ L_CSRRCI: CSR_OP(di->rs1, true, di->rs1 != 0, old_ & ~src_);
     if (!p_)                                                                    \
         goto take_exception;
 
+/* LR/SC as QEMU does it: SC succeeds when the reserved address still holds
+ * the value LR read, a compare-and-swap. Stores by other harts in between
+ * break the reservation by changing the value; writing back the same value
+ * (ABA) does not, which no synchronisation primitive can observe. */
 L_LR_W: {
     AMO_PTR(4, true);
     int32_t v;
     memcpy(&v, p_, 4);
     h->reservation = RS1;
+    h->reservation_value = (uint32_t)v;
     RD = (uint64_t)(int64_t)v;
     NEXT();
 }
@@ -449,6 +474,7 @@ L_LR_D: {
     uint64_t v;
     memcpy(&v, p_, 8);
     h->reservation = RS1;
+    h->reservation_value = v;
     RD = v;
     NEXT();
 }
@@ -467,9 +493,14 @@ L_SC_D: {
         NEXT();
     }
     AMO_PTR(size, false);
-    uint64_t v = RS2;
-    memcpy(p_, &v, size);
+    uint64_t now = 0, v = RS2;
+    memcpy(&now, p_, size);
     h->reservation = ~0ull;
+    if (now != h->reservation_value) {
+        RD = 1;
+        NEXT();
+    }
+    memcpy(p_, &v, size);
     RD = 0;
     NEXT();
 }

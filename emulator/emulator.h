@@ -40,6 +40,7 @@ typedef enum RunResult {
     RUN_BUDGET,     /* executed the requested number of steps */
     RUN_EXIT,       /* the guest powered off or failed; see machine_exit_code */
     RUN_IDLE,       /* every hart waits and nothing can wake them */
+    RUN_BREAKPOINT, /* stopped in front of a breakpoint */
 } RunResult;
 
 /* Runs the whole machine for at most max_steps instructions (all harts). */
@@ -83,11 +84,10 @@ RunResult machine_step_hart(Machine *m, int hart);
  * Virtual addresses, checked for every hart, that machine_run stops in
  * front of: the instruction at the address has not executed yet (an
  * interrupt taken just before is, so a breakpoint on a trap vector stops
- * after the trap entry). A machine without breakpoints runs at full speed;
- * with some, harts whose pc is on a page that holds one run one step at a
- * time (see machine.c). Nothing is written to guest memory.
- * machine_step_hart ignores breakpoints. */
-#define RUN_BREAKPOINT ((RunResult)3)   /* machine_run stopped at a breakpoint */
+ * after the trap entry). Breakpoints cost nothing on pages that hold none:
+ * a hart runs at full speed there and steps one instruction at a time only
+ * on a page that holds one (see machine.c). Nothing is written to guest
+ * memory. machine_step_hart ignores breakpoints. */
 enum { BP_SOFTWARE = 0, BP_HARDWARE = 1 };
 /* Inserting an existing (addr, type) counts a reference; false when the
  * table is full. */

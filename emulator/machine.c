@@ -181,12 +181,13 @@ static bool skip_idle_time(Machine *m)
     return true;
 }
 
-/* Runs one slice of hart h step by step, stopping in front of a
- * breakpoint. The interpreter cannot stop on its own at an address, so a
- * machine with breakpoints runs its harts one step per hart_run call (each
- * step accounted as the normal loop would: the interleaving of harts and
- * every deadline stay the same). Returns the steps run; *hit is set when
- * the hart stopped at a breakpoint. */
+/* Runs one slice of hart h, stopping in front of a breakpoint. On a page
+ * that holds a breakpoint the hart runs one step per hart_run call; on any
+ * other page it runs freely, and the interpreter ends the run when it
+ * enters a page that holds one. Every step is accounted as the normal loop
+ * would, so the interleaving of harts and every deadline stay the same.
+ * Returns the steps run; *hit is set when the hart stopped at a
+ * breakpoint. */
 static int64_t run_slice_checked(Machine *m, Hart *h, BreakpointSet *bps, int64_t slice,
                                  bool *hit)
 {
@@ -197,14 +198,15 @@ static int64_t run_slice_checked(Machine *m, Hart *h, BreakpointSet *bps, int64_
             *hit = true;
             break;
         }
+        int64_t step = breakpoint_page(bps, h->pc) ? 1 : slice - done;
         m->current = h;
-        int64_t n = hart_run(h, 1);
+        int64_t n = hart_run(h, step);
         m->current = NULL;
         h->instret += (uint64_t)n;
         m->icount += (uint64_t)n;
         m->quantum_left -= n;
         done += n;
-        if (n <= 0 || h->stop_slice || h->wfi || m->exit_requested)
+        if (n <= 0 || h->wfi || m->exit_requested || h->stop_slice)
             break;
     }
     return done;
@@ -241,12 +243,6 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
             h->wfi = false;
         }
         idle_harts = 0;
-        if (h != m->last_run) {
-            /* another hart ran since: its stores may have broken any
-             * reservation, and we do not track which */
-            h->reservation = ~0ull;
-            m->last_run = h;
-        }
         hart_take_interrupt(h);
 
         int64_t slice = m->quantum_left;

@@ -65,6 +65,7 @@ typedef struct MmioRegion {
 /* ---- the CPU ---- */
 
 typedef struct DecodedPage DecodedPage;
+typedef struct BreakpointSet BreakpointSet;
 
 typedef struct TlbEntry {
     uint64_t tag;       /* virtual page | 0 ; ~0 when empty */
@@ -106,6 +107,7 @@ struct Hart {
 
     bool wfi;               /* waiting for an interrupt */
     uint64_t reservation;   /* LR/SC reserved address, ~0 none */
+    uint64_t reservation_value; /* what LR read there (see OP_SC_W) */
 
     /* execution state of the current slice */
     int64_t slice_len, slice_left;  /* slice_left synced before slow paths */
@@ -138,7 +140,6 @@ struct Machine {
     Hart *harts[REWIND_MAX_HARTS];
     int nharts;
     Hart *current;          /* hart whose slice is running, or NULL */
-    Hart *last_run;         /* hart that ran the previous slice */
     int sched_hart;         /* round-robin position */
     int64_t quantum_left;   /* steps left in sched_hart's quantum */
     int64_t quantum;        /* steps per quantum */
@@ -161,6 +162,8 @@ struct Machine {
     /* decoded-instruction cache: one slot per RAM page, plus the ROM */
     DecodedPage **code_pages;   /* indexed by (paddr - ram_base) >> 12 */
     DecodedPage **rom_code_pages;
+
+    BreakpointSet *breakpoints; /* debugger breakpoints, NULL when none */
 
     void *fdt;              /* the generated device tree blob */
     size_t fdt_size;

@@ -9,9 +9,13 @@ from guest_console import GuestConsole
 def boot_to_prompt(rewind, smp):
     con = GuestConsole([rewind, "run", "-nographic", "-smp", str(smp),
                         "-bios", need(FW_JUMP), "-kernel", need(UBOOT_BIN)])
-    banner = con.expect("Hit any key to stop autoboot", timeout=60)
-    con.sendline("")
-    con.expect("=> ")
+    try:
+        banner = con.expect("Hit any key to stop autoboot", timeout=60)
+        con.sendline("")
+        con.expect("=> ")
+    except BaseException:
+        con.close()
+        raise
     return con, banner
 
 

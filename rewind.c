@@ -4,6 +4,7 @@
 #include "gdbstub.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <glib.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ static void print_usage(FILE *f)
             "  -icount shift=N      one instruction is 2^N ns of virtual time (default 0)\n"
             "  -dumpdtb FILE        write the generated device tree and exit\n"
             "  -nographic           accepted (there is no other mode)\n"
+            "  -report-icount       at exit, print the number of instructions run (stderr)\n"
             "  -gdb DEV             wait for GDB on DEV: tcp::PORT (127.0.0.1), tcp:HOST:PORT,\n"
             "                       unix:PATH\n"
             "  -s                   shorthand for -gdb tcp::1234\n"
@@ -153,6 +155,7 @@ static void parse_serial(const char *arg, MachineConfig *cfg)
 typedef struct RunOptions {
     const char *gdb;        /* -gdb DEV, NULL without */
     bool start_stopped;     /* -S */
+    bool report_icount;     /* -report-icount */
 } RunOptions;
 
 /* Parses machine options into cfg; exits with a message on bad input. */
@@ -199,6 +202,8 @@ static void parse_machine_options(int argc, char **argv, MachineConfig *cfg, Run
             ro->gdb = "tcp::1234";
         } else if (!strcmp(opt, "-S")) {
             ro->start_stopped = true;
+        } else if (!strcmp(opt, "-report-icount")) {
+            ro->report_icount = true;
         } else if (!strcmp(opt, "-nographic")) {
             /* the only mode there is */
         } else if (!strcmp(opt, "-display") || !strcmp(opt, "-monitor")) {
@@ -263,6 +268,9 @@ static int cmd_run(int argc, char **argv)
             console_wait(m, 100);
     }
     int code = machine_exit_code(m);
+    if (ro.report_icount)
+        fprintf(stderr, "rewind: exit status %d after %" PRIu64 " instructions\n", code,
+                machine_icount(m));
     machine_free(m);
     return code;
 }

@@ -134,7 +134,9 @@ def main():
             if err.strip():
                 show("stderr", err)
             break
-        outputs.append(out)
+        # stderr too: Rewind's -report-icount line makes the final
+        # instruction count part of what must not change between runs
+        outputs.append(out + ("\n----- stderr -----\n" + err if err.strip() else ""))
 
     if ok and args.deterministic and len(outputs) > 1:
         for i in range(1, len(outputs)):

@@ -12,6 +12,7 @@
  *             (QEMU measures its 1 MiB unpacked tree): 0x87e00000 for 128 MiB
  *   boot ROM  at 0x1000: reset vector + fw_dynamic_info */
 #include "breakpoints.h"
+#include "watchpoints.h"
 #include "devices.h"
 
 #include <errno.h>
@@ -404,6 +405,7 @@ void machine_free(Machine *m)
         return;
     machine_code_cache_free(m);     /* frees code_pages/rom_code_pages too */
     breakpoints_free_machine(m);
+    watchpoints_free_machine(m);
     for (int i = 0; i < m->nharts; i++)
         if (m->harts[i])
             hart_free(m->harts[i]);

@@ -8,6 +8,7 @@
  * the slice budget, so the instruction count is exact. */
 #include "breakpoints.h"
 #include "cpu.h"
+#include "watchpoints.h"
 
 #include <string.h>
 
@@ -196,6 +197,12 @@ lookup:
 
 take_exception:
     /* h->pc is the faulting instruction; the step was already counted */
+    if (unlikely(h->exc_cause == EXC_WATCHPOINT)) {
+        /* not an exception: stop in front of the instruction, uncounted */
+        left++;
+        h->slice_left = left;
+        return max - left;
+    }
     hart_raise_exception(h, h->exc_cause, h->exc_tval);
     fast_tag = ~0ull;
     npc = h->pc;

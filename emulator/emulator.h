@@ -41,6 +41,7 @@ typedef enum RunResult {
     RUN_EXIT,       /* the guest powered off or failed; see machine_exit_code */
     RUN_IDLE,       /* every hart waits and nothing can wake them */
     RUN_BREAKPOINT, /* stopped in front of a breakpoint */
+    RUN_WATCHPOINT, /* stopped in front of an access to a watched address */
 } RunResult;
 
 /* Runs the whole machine for at most max_steps instructions (all harts). */
@@ -99,5 +100,33 @@ int machine_breakpoint_count(const Machine *m);
  * breakpoint. Resuming runs that hart past it (the stop is not reported
  * twice at the same icount). */
 bool machine_breakpoint_hit(const Machine *m, int *hart, uint64_t *pc, int *type);
+
+
+/* ---- watchpoints (watchpoints.c) ----
+ * Virtual address ranges of any length; types use GDB's Z numbers. A hit
+ * stops the hart in front of the accessing instruction (it has not
+ * executed; memory still holds the old value), with RUN_WATCHPOINT from
+ * machine_run or machine_step_hart. Resuming goes through the access that
+ * was reported. Debugger memory accesses never trigger them. Pages that
+ * hold no watchpoint run at full speed. */
+enum { WP_WRITE = 2, WP_READ = 3, WP_ACCESS = 4 };
+bool machine_set_watchpoint(Machine *m, uint64_t addr, uint64_t len, int type);
+bool machine_clear_watchpoint(Machine *m, uint64_t addr, uint64_t len, int type);
+void machine_clear_all_watchpoints(Machine *m);
+int machine_watchpoint_count(const Machine *m);
+/* The last hit: hart, the watched address the access touched, type. */
+bool machine_watchpoint_hit(const Machine *m, int *hart, uint64_t *addr, int *type);
+
+/* ---- the board's address map (memory_map.c), for the monitor ----
+ * Calls fn once per region (boot ROM, RAM and every MMIO device), in
+ * ascending address order. */
+typedef enum MemRegionKind {
+    MEMREGION_ROM,
+    MEMREGION_RAM,
+    MEMREGION_IO,
+} MemRegionKind;
+typedef void (*MemoryMapFn)(void *opaque, const char *name, uint64_t base, uint64_t size,
+                            MemRegionKind kind);
+void machine_memory_map(Machine *m, MemoryMapFn fn, void *opaque);
 
 #endif

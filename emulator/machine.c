@@ -8,6 +8,7 @@
  * calls never changes what the guest sees. */
 #include "cpu.h"
 #include "breakpoints.h"
+#include "watchpoints.h"
 
 #include <string.h>
 
@@ -206,7 +207,8 @@ static int64_t run_slice_checked(Machine *m, Hart *h, BreakpointSet *bps, int64_
         m->icount += (uint64_t)n;
         m->quantum_left -= n;
         done += n;
-        if (n <= 0 || h->wfi || m->exit_requested || h->stop_slice)
+        if (n <= 0 || h->wfi || m->exit_requested || h->stop_slice ||
+            watchpoint_stop_pending(m))
             break;
     }
     return done;
@@ -260,6 +262,8 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
             run_slice_checked(m, h, bps, slice, &hit);
             if (h->wfi || m->quantum_left <= 0)
                 next_hart(m);
+            if (unlikely(machine_take_watchpoint_stop(m)))
+                return RUN_WATCHPOINT;
             if (hit)
                 return RUN_BREAKPOINT;
             continue;
@@ -270,6 +274,8 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
         h->instret += (uint64_t)n;
         m->icount += (uint64_t)n;
         m->quantum_left -= n;
+        if (unlikely(m->watchpoints) && machine_take_watchpoint_stop(m))
+            return RUN_WATCHPOINT;
         if (h->wfi || m->quantum_left <= 0)
             next_hart(m);
     }
@@ -436,5 +442,7 @@ RunResult machine_step_hart(Machine *m, int hart)
     m->current = NULL;
     h->instret += (uint64_t)n;
     m->icount += (uint64_t)n;
+    if (unlikely(m->watchpoints) && machine_take_watchpoint_stop(m))
+        return RUN_WATCHPOINT;
     return m->exit_requested ? RUN_EXIT : RUN_BUDGET;
 }

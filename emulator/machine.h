@@ -66,6 +66,7 @@ typedef struct MmioRegion {
 
 typedef struct DecodedPage DecodedPage;
 typedef struct BreakpointSet BreakpointSet;
+typedef struct WatchpointSet WatchpointSet;
 
 typedef struct TlbEntry {
     uint64_t tag;       /* virtual page | 0 ; ~0 when empty */
@@ -164,6 +165,7 @@ struct Machine {
     DecodedPage **rom_code_pages;
 
     BreakpointSet *breakpoints; /* debugger breakpoints, NULL when none */
+    WatchpointSet *watchpoints; /* debugger watchpoints, NULL when none */
 
     void *fdt;              /* the generated device tree blob */
     size_t fdt_size;

@@ -7,6 +7,7 @@
  * HTIF tohost word, so stores to those pages take the slow path, which keeps
  * the decoded-instruction cache coherent. */
 #include "cpu.h"
+#include "watchpoints.h"
 
 #include <string.h>
 
@@ -158,9 +159,11 @@ static bool load_aligned(Hart *h, uint64_t va, unsigned size, uint64_t *val)
         uint64_t v = 0;
         memcpy(&v, p, size);
         *val = v;
-        TlbEntry *e = &h->tlb_load[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
-        e->tag = va & PAGE_MASK;
-        e->addend = (uintptr_t)(p - (pa & (PAGE_SIZE - 1))) - (va & PAGE_MASK);
+        if (!watchpoint_page(h->m, va)) {
+            TlbEntry *e = &h->tlb_load[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+            e->tag = va & PAGE_MASK;
+            e->addend = (uintptr_t)(p - (pa & (PAGE_SIZE - 1))) - (va & PAGE_MASK);
+        }
         return true;
     }
     const MmioRegion *r = find_mmio(h->m, pa, size);
@@ -175,6 +178,8 @@ static bool load_aligned(Hart *h, uint64_t va, unsigned size, uint64_t *val)
 
 bool mmu_load_slow(Hart *h, uint64_t va, unsigned size, uint64_t *val)
 {
+    if (unlikely(watchpoint_check(h, va, size, true, false)))
+        return false;
     if (likely((va & (size - 1)) == 0))
         return load_aligned(h, va, size, val);
     /* misaligned: done byte by byte, as QEMU's virt allows them */
@@ -206,7 +211,7 @@ static bool store_aligned(Hart *h, uint64_t va, unsigned size, uint64_t val)
             memcpy(&tohost, machine_phys_ptr(m, pa, 8), 8);
             htif_write_tohost(m, tohost);
         }
-        if (!code && !htif) {
+        if (!code && !htif && !watchpoint_page(m, va)) {
             TlbEntry *e = &h->tlb_store[(va >> PAGE_SHIFT) & (TLB_SIZE - 1)];
             e->tag = va & PAGE_MASK;
             e->addend = (uintptr_t)(p - (pa & (PAGE_SIZE - 1))) - (va & PAGE_MASK);
@@ -225,6 +230,8 @@ static bool store_aligned(Hart *h, uint64_t va, unsigned size, uint64_t val)
 
 bool mmu_store_slow(Hart *h, uint64_t va, unsigned size, uint64_t val)
 {
+    if (unlikely(watchpoint_check(h, va, size, false, true)))
+        return false;
     if (likely((va & (size - 1)) == 0))
         return store_aligned(h, va, size, val);
     /* misaligned: check both ends first so a fault leaves memory alone */
@@ -248,6 +255,10 @@ uint8_t *mmu_amo_ptr(Hart *h, uint64_t va, unsigned size, bool is_lr)
         fault(h, is_lr ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED, va);
         return NULL;
     }
+    /* an AMO reads and writes; LR reads; SC writes (its caller passes
+     * is_lr false and only comes here when the SC would store) */
+    if (unlikely(watchpoint_check(h, va, size, true, !is_lr)))
+        return NULL;
     if (!mmu_translate(h, va, access, &pa, false))
         return NULL;
     if (!(pa >= m->ram_base && pa - m->ram_base < m->ram_size)) {

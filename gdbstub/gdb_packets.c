@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 
 #define E_SYNTAX "E01"
@@ -112,6 +113,13 @@ static int hart_or_default(GdbStub *s, int h)
 {
     return h >= 0 ? h : 0;
     (void)s;
+}
+
+/* The hart a step without a thread id steps: the Hc one, or with Hc0 /
+ * Hc-1 the selected (last stopped) one, as GDB expects. */
+static int step_default(GdbStub *s)
+{
+    return s->c_hart >= 0 ? s->c_hart : hart_or_default(s, s->g_hart);
 }
 
 /* ---- registers ---- */
@@ -287,7 +295,10 @@ static void handle_Z(GdbStub *s, const char *p, bool insert)
         return;
     }
     if (type >= 2) {
-        reply(s, "");   /* watchpoints: not yet */
+        /* kind is the length in bytes; types 2, 3, 4 are WP_WRITE/READ/ACCESS */
+        bool ok = insert ? machine_set_watchpoint(s->m, addr, kind, type)
+                         : machine_clear_watchpoint(s->m, addr, kind, type);
+        reply(s, ok || !insert ? "OK" : E_RANGE);
         return;
     }
     int bt = type == 0 ? BP_SOFTWARE : BP_HARDWARE;
@@ -432,10 +443,12 @@ static void handle_H(GdbStub *s, const char *p)
         reply(s, E_SYNTAX);
         return;
     }
-    if (op == 'g')
-        s->g_hart = h;
-    else
-        s->c_hart = h;
+    if (op == 'g') {
+        if (h >= 0)     /* Hg0 / Hg-1 ("any"): keep the current hart */
+            s->g_hart = h;
+    } else {
+        s->c_hart = h;  /* -1: all harts */
+    }
     reply(s, "OK");
 }
 
@@ -501,7 +514,7 @@ static ResumeKind handle_vCont(GdbStub *s, const char *p)
             p = end;
         }
         if (act == 's' && step == -2)
-            step = h >= 0 ? h : hart_or_default(s, s->c_hart);
+            step = h >= 0 ? h : step_default(s);
         if (act == 'c')
             cont = true;
     }
@@ -531,6 +544,15 @@ static ResumeKind handle_v(GdbStub *s, const char *pkt)
     return RESUME_NONE;
 }
 
+void gdb_send_watch_stop(GdbStub *s, int hart, int wp_type, uint64_t addr)
+{
+    char buf[96];
+    const char *kind = wp_type == WP_READ ? "rwatch" : wp_type == WP_ACCESS ? "awatch" : "watch";
+    snprintf(buf, sizeof(buf), "T%02xthread:%x;%s:%" PRIx64 ";", SIG_TRAP, hart + 1, kind, addr);
+    s->g_hart = hart;
+    reply(s, buf);
+}
+
 void gdb_send_stop(GdbStub *s, int hart, int sig, int bp_type)
 {
     char buf[64];
@@ -555,7 +577,7 @@ ResumeKind gdb_handle_packet(GdbStub *s, char *pkt, size_t len)
         reply(s, E_SYNTAX);
         return RESUME_NONE;
     }
-    int c_hart = hart_or_default(s, s->c_hart);
+    int c_hart = step_default(s);
     switch (pkt[0]) {
     case '?':
         gdb_send_stop(s, hart_or_default(s, s->g_hart), 5, -1);

@@ -16,8 +16,6 @@
 #include <unistd.h>
 
 #define RUN_CHUNK 200000    /* steps between two polls of the socket */
-#define SIG_TRAP 5
-#define SIG_INT 2
 
 GdbStub *gdbstub_new(Machine *m, const char *spec, char *err, size_t errlen)
 {
@@ -37,6 +35,7 @@ void gdbstub_free(GdbStub *s)
     if (!s)
         return;
     machine_clear_all_breakpoints(s->m);
+    machine_clear_all_watchpoints(s->m);
     rsp_close(&s->rsp);
     g_free(s->target_xml);
     g_string_free(s->reply, TRUE);
@@ -67,9 +66,14 @@ static bool poll_while_running(GdbStub *s, int timeout_ms)
     if (!input)
         return false;
     if (!rsp_receive(&s->rsp)) {
-        rsp_disconnect(&s->rsp);   /* the debugger went away: run on */
+        /* the debugger went away without detaching: as QEMU, the machine
+         * stops and waits for the next one */
+        fprintf(stderr, "rewind: debugger disconnected; machine stopped, waiting for another on %s\n",
+                s->rsp.address);
+        rsp_disconnect(&s->rsp);
         machine_clear_all_breakpoints(s->m);
-        return false;
+        machine_clear_all_watchpoints(s->m);
+        return true;
     }
     /* only 0x03 is expected while running; packets wait until the stop */
     for (guint i = 0; i < s->rsp.in->len; i++) {
@@ -83,8 +87,10 @@ static bool poll_while_running(GdbStub *s, int timeout_ms)
 
 typedef enum StopWhy {
     STOP_NONE,
-    STOP_DEBUGGER,      /* Ctrl-C or a new connection */
+    STOP_DEBUGGER,      /* Ctrl-C */
+    STOP_ATTACH,        /* a debugger connected or went away: no stop reply */
     STOP_BREAKPOINT,
+    STOP_WATCHPOINT,
     STOP_EXIT,
     STOP_QUIT,          /* console Ctrl-A x */
 } StopWhy;
@@ -98,11 +104,14 @@ static StopWhy run_machine(GdbStub *s)
             return STOP_EXIT;
         if (r == RUN_BREAKPOINT)
             return STOP_BREAKPOINT;
+        if (r == RUN_WATCHPOINT)
+            return STOP_WATCHPOINT;
         if (console_poll(s->m))
             return STOP_QUIT;
         bool idle = r == RUN_IDLE && !machine_can_progress(s->m);
+        bool had = s->rsp.fd >= 0;
         if (poll_while_running(s, idle ? 10 : 0))
-            return STOP_DEBUGGER;
+            return had && s->rsp.fd >= 0 ? STOP_DEBUGGER : STOP_ATTACH;
     }
 }
 
@@ -114,8 +123,13 @@ static void report_stop(GdbStub *s, StopWhy why)
         int hart = 0, type = BP_SOFTWARE;
         machine_breakpoint_hit(s->m, &hart, NULL, &type);
         gdb_send_stop(s, hart, SIG_TRAP, type);
+    } else if (why == STOP_WATCHPOINT) {
+        int hart = 0, type = WP_WRITE;
+        uint64_t addr = 0;
+        machine_watchpoint_hit(s->m, &hart, &addr, &type);
+        gdb_send_watch_stop(s, hart, type, addr);
     } else if (why == STOP_DEBUGGER) {
-        gdb_send_stop(s, s->c_hart > 0 ? s->c_hart : 0, SIG_INT, -1);
+        gdb_send_stop(s, s->g_hart > 0 ? s->g_hart : 0, SIG_INT, -1);
     }
 }
 
@@ -160,6 +174,7 @@ static ResumeKind serve_stopped(GdbStub *s, GByteArray *pkt)
                     s->rsp.address);
             rsp_disconnect(&s->rsp);
             machine_clear_all_breakpoints(s->m);
+            machine_clear_all_watchpoints(s->m);
         }
         if (console_poll(s->m))
             return RESUME_KILL;
@@ -193,11 +208,16 @@ int gdbstub_run(GdbStub *s, bool start_stopped)
                 report_exit(s);
                 break;
             }
+            if (r == RUN_WATCHPOINT) {
+                report_stop(s, STOP_WATCHPOINT);
+                continue;
+            }
             gdb_send_stop(s, s->step_hart, SIG_TRAP, -1);
             continue;
         }
         if (k == RESUME_DETACH) {
             machine_clear_all_breakpoints(s->m);
+            machine_clear_all_watchpoints(s->m);
             rsp_disconnect(&s->rsp);
         }
         stopped = false;    /* continue or detach */

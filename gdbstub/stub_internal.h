@@ -83,7 +83,13 @@ struct GdbStub {
 ResumeKind gdb_handle_packet(GdbStub *s, char *pkt, size_t len);
 /* Stop reply for a stop of hart with signal sig (5 trap, 2 interrupt);
  * with bp_type >= 0 the stop is a breakpoint of that type. */
+/* GDB signal numbers of stop replies */
+#define SIG_TRAP 5
+#define SIG_INT 2
+
 void gdb_send_stop(GdbStub *s, int hart, int sig, int bp_type);
+/* Stop reply for a watchpoint hit: watch:/rwatch:/awatch: and the address. */
+void gdb_send_watch_stop(GdbStub *s, int hart, int wp_type, uint64_t addr);
 
 /* ---- target description (target_xml.c) ---- */
 

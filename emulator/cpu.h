@@ -151,6 +151,9 @@ enum {
 bool csr_read(Hart *h, unsigned csr, uint64_t *val);
 bool csr_write(Hart *h, unsigned csr, uint64_t val);
 void csr_reset(Hart *h);
+/* Steps this hart has completed before the instruction being executed
+ * (inside a slice) or in all (between slices). */
+uint64_t hart_steps(const Hart *h);
 uint64_t csr_read_mstatus(const Hart *h);
 
 /* ---- traps (cpu_trap.c) ---- */

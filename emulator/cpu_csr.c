@@ -51,8 +51,7 @@ uint64_t csr_read_mstatus(const Hart *h)
     return s;
 }
 
-/* Steps this hart has completed before the instruction being executed. */
-static uint64_t hart_steps(const Hart *h)
+uint64_t hart_steps(const Hart *h)
 {
     uint64_t n = h->instret;
     if (h->m->current == h)

@@ -132,16 +132,6 @@ bool watchpoint_page(const Machine *m, uint64_t va)
     return false;
 }
 
-/* Steps the hart has completed: with the pc, identifies "this access of
- * this instruction" so that resuming from a reported hit goes through. */
-static uint64_t steps_now(const Hart *h)
-{
-    uint64_t n = h->instret;
-    if (h->m->current == h)
-        n += (uint64_t)(h->slice_len - h->slice_left - 1);
-    return n;
-}
-
 bool watchpoint_check(Hart *h, uint64_t va, unsigned len, bool is_read, bool is_write)
 {
     WatchpointSet *s = h->m->watchpoints;
@@ -153,7 +143,9 @@ bool watchpoint_check(Hart *h, uint64_t va, unsigned len, bool is_read, bool is_
                   : w->type == WP_WRITE ? is_write : is_read;
         if (!kind || va >= w->addr + w->len || w->addr >= va + len)
             continue;
-        uint64_t steps = steps_now(h);
+        /* with the pc, the hart's step count identifies "this access of
+         * this instruction", so resuming from a reported hit goes through */
+        uint64_t steps = hart_steps(h);
         if (s->hit_valid && s->hit_hart == h->id && s->hit_pc == h->pc && s->hit_steps == steps)
             return false;   /* the stop already reported: the debugger resumes */
         s->hit_valid = true;

@@ -2,6 +2,7 @@
 """The demo: boots Debian's OpenSBI and U-Boot on Rewind's virt board, stops
 U-Boot's autoboot, types a few commands at its prompt and powers off."""
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -10,6 +11,17 @@ from guest_console import GuestConsole  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FW_JUMP = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf"
 UBOOT = "/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin"
+
+
+def readable(transcript):
+    """The console as a person would have seen it, without the markers
+    uboot_command() types to find where each command's output ends."""
+    lines = []
+    for line in transcript.splitlines(keepends=True):
+        if line.startswith("@@done-") or "setenv rw_mark" in line:
+            continue
+        lines.append(re.sub(r"; echo @@\$\{rw_mark\}-\d+", "", line))
+    return "".join(lines)
 
 
 def main():
@@ -27,7 +39,7 @@ def main():
         status = con.wait(30)
     finally:
         con.close()
-        sys.stdout.write(con.text())
+        sys.stdout.write(readable(con.text()))
     print(f"\n[rewind exited with status {status}]")
     print("Recording, replay and reverse debugging with GDB arrive with the next "
           "issues; see README.md.")

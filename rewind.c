@@ -2,6 +2,7 @@
  * options keep QEMU's names and meanings. */
 #include "emulator.h"
 #include "gdbstub.h"
+#include "monitor.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -36,7 +37,10 @@ static void print_usage(FILE *f)
             "  -kernel FILE         kernel: ELF or raw image; with -bios none an ELF runs in M-mode\n"
             "  -initrd FILE         initial ram disk\n"
             "  -append CMDLINE      kernel command line\n"
-            "  -serial stdio|null|file:PATH   where the UART goes (default stdio)\n"
+            "  -serial stdio|mon:stdio|null|file:PATH   where the UART goes (default stdio;\n"
+            "                       mon:stdio shares the terminal with the monitor, Ctrl-A c)\n"
+            "  -monitor stdio|unix:PATH|none   the monitor console (QEMU's HMP commands;\n"
+            "                       connect to unix:PATH with socat - UNIX-CONNECT:PATH)\n"
             "  -icount shift=N      one instruction is 2^N ns of virtual time (default 0)\n"
             "  -dumpdtb FILE        write the generated device tree and exit\n"
             "  -nographic           accepted (there is no other mode)\n"
@@ -44,9 +48,10 @@ static void print_usage(FILE *f)
             "  -gdb DEV             wait for GDB on DEV: tcp::PORT (127.0.0.1), tcp:HOST:PORT,\n"
             "                       unix:PATH\n"
             "  -s                   shorthand for -gdb tcp::1234\n"
-            "  -S                   do not start the CPUs (with -gdb: until GDB continues)\n"
+            "  -S                   do not start the CPUs (until GDB or the monitor continues)\n"
             "\n"
-            "Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n",
+            "Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A c switches to the\n"
+            "monitor and back when they share the terminal.\n",
             REWIND_MAX_HARTS);
 }
 
@@ -155,6 +160,8 @@ static void parse_serial(const char *arg, MachineConfig *cfg)
 typedef struct RunOptions {
     const char *gdb;        /* -gdb DEV, NULL without */
     bool start_stopped;     /* -S */
+    const char *monitor;    /* -monitor DEV, NULL without */
+    bool serial_mux;        /* -serial mon:stdio */
     bool report_icount;     /* -report-icount */
 } RunOptions;
 
@@ -189,7 +196,9 @@ static void parse_machine_options(int argc, char **argv, MachineConfig *cfg, Run
         } else if (!strcmp(opt, "-append")) {
             cfg->append = ARG();
         } else if (!strcmp(opt, "-serial")) {
-            parse_serial(ARG(), cfg);
+            const char *a = ARG();
+            ro->serial_mux = !strcmp(a, "mon:stdio");
+            parse_serial(a, cfg);
         } else if (!strcmp(opt, "-icount")) {
             parse_icount(ARG(), cfg);
         } else if (!strcmp(opt, "-dumpdtb")) {
@@ -206,7 +215,11 @@ static void parse_machine_options(int argc, char **argv, MachineConfig *cfg, Run
             ro->report_icount = true;
         } else if (!strcmp(opt, "-nographic")) {
             /* the only mode there is */
-        } else if (!strcmp(opt, "-display") || !strcmp(opt, "-monitor")) {
+        } else if (!strcmp(opt, "-monitor")) {
+            ro->monitor = ARG();
+            if (!strcmp(ro->monitor, "none"))
+                ro->monitor = NULL;
+        } else if (!strcmp(opt, "-display")) {
             const char *a = ARG();
             if (strcmp(a, "none") != 0)
                 usage_error("%s: only 'none' is supported, not '%s'", argv[i - 1], a);
@@ -231,8 +244,10 @@ static int cmd_run(int argc, char **argv)
     RunOptions ro = { 0 };
     machine_config_defaults(&cfg);
     parse_machine_options(argc, argv, &cfg, &ro);
-    if (ro.start_stopped && !ro.gdb)
-        usage_error("-S needs -gdb DEV or -s (there is no monitor to start the CPUs)");
+    if (ro.serial_mux && !ro.monitor)
+        ro.monitor = "stdio";
+    if (ro.start_stopped && !ro.gdb && !ro.monitor)
+        usage_error("-S needs -gdb DEV, -s or -monitor DEV (something to start the CPUs)");
 
     Machine *m = machine_new(&cfg, err, sizeof(err));
     if (!m) {
@@ -243,30 +258,61 @@ static int cmd_run(int argc, char **argv)
         machine_free(m);
         return 0;
     }
+    /* The monitor: its console when -monitor is given, and the commands
+     * GDB's `monitor` runs in any case. With -monitor stdio and the guest's
+     * serial on stdio too, they share the terminal (Ctrl-A c), the monitor
+     * first unless -serial mon:stdio asked for the guest first. */
+    Monitor *mon = monitor_new(m, ro.start_stopped);
+    GdbStub *stub = NULL;
     if (ro.gdb) {
-        GdbStub *stub = gdbstub_new(m, ro.gdb, err, sizeof(err));
+        stub = gdbstub_new(m, ro.gdb, err, sizeof(err));
         if (!stub) {
             fprintf(stderr, "rewind: %s\n", err);
+            monitor_free(mon);
             machine_free(m);
             return EXIT_USAGE;
         }
-        console_attach(m);
+        gdbstub_set_monitor(stub, mon);
+    }
+    console_attach(m);
+    if (ro.monitor) {
+        bool mux = !strcmp(ro.monitor, "stdio") && cfg.serial == SERIAL_STDIO;
+        if (!monitor_open(mon, ro.monitor, mux, !ro.serial_mux, err, sizeof(err))) {
+            fprintf(stderr, "rewind: %s\n", err);
+            gdbstub_free(stub);
+            monitor_free(mon);
+            machine_free(m);
+            return EXIT_USAGE;
+        }
+    }
+    if (stub) {
         int code = gdbstub_run(stub, ro.start_stopped);
         gdbstub_free(stub);
+        monitor_free(mon);
         machine_free(m);
         return code;
     }
-    console_attach(m);
     for (;;) {
+        if (monitor_quit_requested(mon))
+            break;
+        if (monitor_paused(mon)) {
+            /* stopped by -S or the monitor's stop: only the consoles run */
+            if (console_poll(m))
+                break;
+            monitor_poll(mon, 20);
+            continue;
+        }
         RunResult r = machine_run(m, 1u << 20);
         if (r == RUN_EXIT)
             break;
         if (console_poll(m))
             break;
+        monitor_poll(mon, 0);
         /* sleep only if the input just delivered woke nobody */
         if (r == RUN_IDLE && !machine_can_progress(m))
-            console_wait(m, 100);
+            console_wait(m, ro.monitor ? 20 : 100);
     }
+    monitor_free(mon);
     int code = machine_exit_code(m);
     if (ro.report_icount)
         fprintf(stderr, "rewind: exit status %d after %" PRIu64 " instructions\n", code,

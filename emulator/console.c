@@ -39,6 +39,30 @@ typedef struct Console {
 
 static Console con;
 
+/* -serial mon:stdio: the monitor's hook, and who has the terminal */
+static struct {
+    void (*to_monitor)(void *opaque, const uint8_t *rest, size_t n);
+    void *opaque;
+    bool monitor_focus;
+} mux;
+
+void console_set_mux_hook(void (*to_monitor)(void *opaque, const uint8_t *rest, size_t n),
+                          void *opaque)
+{
+    mux.to_monitor = to_monitor;
+    mux.opaque = opaque;
+}
+
+void console_mux_focus_guest(void)
+{
+    mux.monitor_focus = false;
+}
+
+void console_mux_focus_monitor(void)
+{
+    mux.monitor_focus = true;
+}
+
 /* ---- raw terminal mode and its restoration ---- */
 
 static struct termios saved_tio;
@@ -191,13 +215,18 @@ bool console_poll(Machine *m)
     /* a guest busy-polling the UART never idles: flush here too, so that
      * whoever reads a pipe sees its prompt */
     flush_output();
-    if (!con.in_enabled || !m->uart)
+    if (!con.in_enabled || !m->uart || mux.monitor_focus)
         return false;
-    while (uart_rx_ready(m->uart)) {
+    for (;;) {
         fill_buffer();
         if (con.buf_pos >= con.buf_len)
             break;
-        uint8_t c = con.buf[con.buf_pos++];
+        /* escape keys are taken even when the UART is full */
+        uint8_t c = con.buf[con.buf_pos];
+        if (!uart_rx_ready(m->uart) &&
+            (!con.in_tty || (con.escape ? c == CTRL_A : c != CTRL_A)))
+            break;
+        con.buf_pos++;
         if (!con.in_tty) {
             uart_rx_push(m->uart, c);
             continue;
@@ -212,8 +241,15 @@ bool console_poll(Machine *m)
             }
             if (c == CTRL_A) {
                 uart_rx_push(m->uart, CTRL_A);
+            } else if ((c == 'c' || c == 'C') && mux.to_monitor) {
+                mux.monitor_focus = true;
+                size_t n = con.buf_len - con.buf_pos;
+                con.buf_pos = con.buf_len;
+                mux.to_monitor(mux.opaque, con.buf + con.buf_len - n, n);
+                return false;
             } else if (c == 'h' || c == 'H' || c == '?') {
-                fprintf(stderr, "\r\nC-a x    exit\r\nC-a C-a  send C-a\r\nC-a h    this help\r\n");
+                fprintf(stderr, "\r\nC-a x    exit\r\nC-a C-a  send C-a\r\n%sC-a h    this help\r\n",
+                        mux.to_monitor ? "C-a c    switch between console and monitor\r\n" : "");
             }
             /* Other keys after Ctrl-A are swallowed, as in QEMU. */
             continue;

@@ -59,6 +59,14 @@ void console_attach(Machine *m);
 bool console_poll(Machine *m);
 /* Blocks up to timeout_ms for host input (used when every hart waits). */
 void console_wait(Machine *m, int timeout_ms);
+/* -serial mon:stdio (the monitor shares the terminal): on Ctrl-A c the
+ * console stops reading stdin and calls to_monitor with the bytes read
+ * after the key; the monitor reads stdin until it calls
+ * console_mux_focus_guest(). */
+void console_set_mux_hook(void (*to_monitor)(void *opaque, const uint8_t *rest, size_t n),
+                          void *opaque);
+void console_mux_focus_guest(void);
+void console_mux_focus_monitor(void);
 
 /* ---- debugger access (gdbstub/, scripts/difftest) ----
  * Register numbers follow GDB's RISC-V numbering: 0-31 x0-x31, 32 pc,

@@ -29,4 +29,9 @@ void gdbstub_free(GdbStub *s);
 /* The address the stub listens on, for messages ("tcp 127.0.0.1:1234"). */
 const char *gdbstub_address(const GdbStub *s);
 
+/* The session's monitor (monitor.h): serves qRcmd, and its stop/cont/quit
+ * act on the run loop. Without one, qRcmd gets a private monitor. */
+typedef struct Monitor Monitor;
+void gdbstub_set_monitor(GdbStub *s, Monitor *mon);
+
 #endif

@@ -232,7 +232,8 @@ static void handle_m(GdbStub *s, const char *p)
     if (len > (RSP_PACKET_SIZE - 8) / 2)
         len = (RSP_PACKET_SIZE - 8) / 2;
     uint8_t *buf = g_malloc(len ? len : 1);
-    size_t got = machine_read_mem(s->m, hart_or_default(s, s->g_hart), addr, buf, len, false);
+    size_t got = machine_read_mem(s->m, hart_or_default(s, s->g_hart), addr, buf, len,
+                                  s->phys_mem);
     if (got == 0 && len) {
         g_free(buf);
         reply(s, E_ACCESS);
@@ -246,7 +247,8 @@ static void handle_m(GdbStub *s, const char *p)
 
 static void write_mem(GdbStub *s, uint64_t addr, const uint8_t *buf, uint64_t len)
 {
-    size_t done = machine_write_mem(s->m, hart_or_default(s, s->g_hart), addr, buf, len, false);
+    size_t done = machine_write_mem(s->m, hart_or_default(s, s->g_hart), addr, buf, len,
+                                    s->phys_mem);
     reply(s, done == len ? "OK" : E_ACCESS);
 }
 
@@ -397,6 +399,47 @@ static void handle_thread_extra(GdbStub *s, const char *p)
     reply_gstring(s);
 }
 
+/* ---- monitor commands: qRcmd,HEX ---- */
+
+static void gather_output(void *opaque, const char *text, size_t len)
+{
+    g_string_append_len(opaque, text, (gssize)len);
+}
+
+/* Runs the hex-encoded command line on the monitor; its output goes back
+ * as O packets (hex), then OK, as GDB expects. */
+static void handle_qRcmd(GdbStub *s, const char *hex)
+{
+    size_t n = strlen(hex);
+    if (n % 2) {
+        reply(s, E_SYNTAX);
+        return;
+    }
+    char *line = g_malloc(n / 2 + 1);
+    if (!decode_hex_bytes(hex, (uint8_t *)line, n / 2)) {
+        g_free(line);
+        reply(s, E_SYNTAX);
+        return;
+    }
+    line[n / 2] = 0;
+    if (!s->mon) {
+        s->mon = monitor_new(s->m, true);
+        s->mon_owned = true;
+        monitor_set_stub(s->mon, s);
+    }
+    GString *out = g_string_new(NULL);
+    monitor_execute(s->mon, line, gather_output, out, hart_or_default(s, s->g_hart), true);
+    g_free(line);
+    for (size_t off = 0; off < out->len; off += 2048) {
+        size_t k = out->len - off < 2048 ? out->len - off : 2048;
+        g_string_assign(s->reply, "O");
+        append_hex_bytes(s->reply, (const uint8_t *)out->str + off, k);
+        reply_gstring(s);
+    }
+    g_string_free(out, TRUE);
+    reply(s, "OK");
+}
+
 static void handle_q(GdbStub *s, const char *pkt)
 {
     if (g_str_has_prefix(pkt, "qSupported")) {
@@ -417,8 +460,12 @@ static void handle_q(GdbStub *s, const char *pkt)
         reply(s, "1");
     } else if (!strcmp(pkt, "qSymbol::")) {
         reply(s, "OK");
+    } else if (g_str_has_prefix(pkt, "qRcmd,")) {
+        handle_qRcmd(s, pkt + strlen("qRcmd,"));
+    } else if (!strcmp(pkt, "qqemu.PhyMemMode")) {
+        reply(s, s->phys_mem ? "1" : "0");  /* as QEMU's stub */
     } else {
-        reply(s, "");   /* qOffsets, qTStatus, qRcmd (not yet) ... */
+        reply(s, "");   /* qOffsets, qTStatus ... */
     }
 }
 
@@ -427,6 +474,9 @@ static void handle_Q(GdbStub *s, const char *pkt)
     if (!strcmp(pkt, "QStartNoAckMode")) {
         reply(s, "OK");             /* acknowledged in ack mode still */
         s->rsp.no_ack = true;
+    } else if (!strcmp(pkt, "Qqemu.PhyMemMode:1") || !strcmp(pkt, "Qqemu.PhyMemMode:0")) {
+        s->phys_mem = pkt[strlen(pkt) - 1] == '1';   /* QEMU's packet */
+        reply(s, "OK");
     } else {
         reply(s, "");
     }
@@ -596,7 +646,11 @@ ResumeKind gdb_handle_packet(GdbStub *s, char *pkt, size_t len)
     case 'X': handle_X(s, pkt, len); break;
     case 'Z': handle_Z(s, pkt + 1, true); break;
     case 'z': handle_Z(s, pkt + 1, false); break;
-    case 'q': handle_q(s, pkt); break;
+    case 'q':
+        handle_q(s, pkt);
+        if (s->mon && monitor_quit_requested(s->mon))
+            return RESUME_KILL;     /* `monitor quit` */
+        break;
     case 'Q': handle_Q(s, pkt); break;
     case 'H': handle_H(s, pkt + 1); break;
     case 'T': handle_T(s, pkt + 1); break;

@@ -37,6 +37,8 @@ void gdbstub_free(GdbStub *s)
     machine_clear_all_breakpoints(s->m);
     machine_clear_all_watchpoints(s->m);
     rsp_close(&s->rsp);
+    if (s->mon_owned)
+        monitor_free(s->mon);
     g_free(s->target_xml);
     g_string_free(s->reply, TRUE);
     g_free(s);
@@ -45,6 +47,23 @@ void gdbstub_free(GdbStub *s)
 const char *gdbstub_address(const GdbStub *s)
 {
     return s->rsp.address;
+}
+
+void gdbstub_set_monitor(GdbStub *s, Monitor *mon)
+{
+    if (s->mon_owned)
+        monitor_free(s->mon);
+    s->mon = mon;
+    s->mon_owned = false;
+    if (mon)
+        monitor_set_stub(mon, s);
+}
+
+/* Serves the monitor's console between chunks and while stopped. */
+static void poll_monitor(GdbStub *s)
+{
+    if (s->mon)
+        monitor_poll(s->mon, 0);
 }
 
 static void on_connect(GdbStub *s)
@@ -108,6 +127,11 @@ static StopWhy run_machine(GdbStub *s)
             return STOP_WATCHPOINT;
         if (console_poll(s->m))
             return STOP_QUIT;
+        poll_monitor(s);
+        if (s->mon && monitor_quit_requested(s->mon))
+            return STOP_QUIT;
+        if (s->mon && monitor_paused(s->mon))
+            return STOP_DEBUGGER;   /* the monitor's stop: reported as Ctrl-C */
         bool idle = r == RUN_IDLE && !machine_can_progress(s->m);
         bool had = s->rsp.fd >= 0;
         if (poll_while_running(s, idle ? 10 : 0))
@@ -150,7 +174,12 @@ static ResumeKind serve_stopped(GdbStub *s, GByteArray *pkt)
             /* no debugger: wait for one (the machine stays stopped) */
             if (console_poll(s->m))
                 return RESUME_KILL;
-            rsp_wait(&s->rsp, 100);
+            poll_monitor(s);
+            if (s->mon && monitor_quit_requested(s->mon))
+                return RESUME_KILL;
+            if (s->mon && !monitor_paused(s->mon))
+                return RESUME_CONTINUE;     /* the monitor's cont */
+            rsp_wait(&s->rsp, s->mon ? 20 : 100);
             if (s->rsp.fd >= 0)
                 on_connect(s);
             continue;
@@ -178,6 +207,9 @@ static ResumeKind serve_stopped(GdbStub *s, GByteArray *pkt)
         }
         if (console_poll(s->m))
             return RESUME_KILL;
+        poll_monitor(s);
+        if (s->mon && monitor_quit_requested(s->mon))
+            return RESUME_KILL;
     }
 }
 
@@ -189,7 +221,11 @@ int gdbstub_run(GdbStub *s, bool start_stopped)
 
     for (;;) {
         if (!stopped) {
+            if (s->mon)
+                monitor_set_paused(s->mon, false);
             StopWhy why = run_machine(s);
+            if (s->mon)
+                monitor_set_paused(s->mon, true);
             if (why == STOP_EXIT) {
                 report_exit(s);
                 break;

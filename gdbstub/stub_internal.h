@@ -4,6 +4,7 @@
 #define REWIND_GDBSTUB_INTERNAL_H
 
 #include "gdbstub.h"
+#include "monitor.h"
 
 #include <glib.h>
 #include <stdint.h>
@@ -74,6 +75,9 @@ struct GdbStub {
     char *target_xml;       /* built on first use */
     size_t target_xml_len;
     GString *reply;         /* scratch for replies */
+    Monitor *mon;           /* monitor commands (qRcmd), created on first use */
+    bool mon_owned;         /* created here, not by gdbstub_set_monitor */
+    bool phys_mem;          /* m/M/X use physical addresses (gdb_phys) */
 };
 
 /* ---- packet handlers (gdb_packets.c) ---- */

@@ -93,6 +93,13 @@ static GString *build_xml(Machine *m)
                     "<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n"
                     "<target version=\"1.0\">\n"
                     "<architecture>riscv:rv64</architecture>\n"
+                    /* bare metal: without this, a gdb-multiarch built for
+                     * Linux takes an ELF without an ABI note for a Linux
+                     * program and single-steps by planting a breakpoint
+                     * after the instruction and continuing (every hart
+                     * runs, traps run to their end); with it, stepi is a
+                     * vCont;s the stub executes exactly */
+                    "<osabi>none</osabi>\n"
                     "<feature name=\"org.gnu.gdb.riscv.cpu\">\n");
     for (int i = 0; i < 32; i++)
         add_reg(x, xreg_names[i], 64, i,

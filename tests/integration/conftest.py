@@ -17,6 +17,10 @@ UBOOT_ELF = "/usr/lib/u-boot/qemu-riscv64_smode/uboot.elf"
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: boots real firmware; deselect with -m 'not slow'")
+
+
 @pytest.fixture
 def rewind():
     if not os.path.exists(REWIND):

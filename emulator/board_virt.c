@@ -399,6 +399,33 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
     return m;
 }
 
+bool machine_reset(Machine *m, char *err, size_t errlen)
+{
+    /* As QEMU's system_reset: devices to their power-on state, the images
+     * (firmware, kernel, initrd, device tree, boot ROM) copied in again,
+     * every hart at the reset vector. The rest of RAM keeps its contents,
+     * and virtual time goes on. */
+    uart_reset(m->uart);
+    clint_reset(m->clint);
+    plic_reset(m->plic);
+    rtc_reset(m->rtc);
+    if (!load_everything(m, err, errlen))
+        return false;
+    for (int i = 0; i < m->nharts; i++)
+        hart_reset(m->harts[i], m->rom_base);
+    m->sched_hart = 0;
+    m->quantum_left = 0;
+    clint_update(m->clint);
+    return true;
+}
+
+void machine_request_reset(Machine *m)
+{
+    m->reset_requested = true;
+    if (m->current)
+        m->current->stop_slice = true;
+}
+
 void machine_free(Machine *m)
 {
     if (!m)

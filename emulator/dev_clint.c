@@ -11,6 +11,8 @@
  * (checked with `info registers`: mip = 0x80). We do the same. */
 #include "devices.h"
 
+#include <string.h>
+
 #include <glib.h>
 
 #define CLINT_MSIP_BASE     0x0000
@@ -129,6 +131,14 @@ static bool clint_write(void *opaque, uint64_t offset, unsigned size, uint64_t v
         }
     }
     return true;
+}
+
+void clint_reset(Clint *c)
+{
+    /* mtimecmp = 0 and no software interrupt, as at power-on; mtime goes on
+     * (it is virtual time, as QEMU's virtual clock goes on) */
+    memset(c->mtimecmp, 0, sizeof(c->mtimecmp));
+    memset(c->msip, 0, sizeof(c->msip));
 }
 
 Clint *clint_new(Machine *m, uint64_t base)

@@ -41,11 +41,7 @@ static bool finisher_write(void *opaque, uint64_t offset, unsigned size, uint64_
         machine_request_exit(m, (int)code);
         break;
     case FINISHER_RESET:
-        /* A full reset means reloading every image and restarting every
-         * device; until that exists, stop cleanly and say why rather than
-         * carrying on in a half-reset machine. */
-        fprintf(stderr, "\r\nrewind: the guest requested a reset, which is not supported yet; stopping\r\n");
-        machine_request_exit(m, 0);
+        machine_request_reset(m);
         break;
     default:
         break;

@@ -12,6 +12,8 @@
  * QEMU, pending also drops when the line goes low before a claim. */
 #include "devices.h"
 
+#include <string.h>
+
 #include <glib.h>
 
 #define PLIC_PRIORITY_BASE  0x0
@@ -193,6 +195,18 @@ static bool plic_write(void *opaque, uint64_t offset, unsigned size, uint64_t va
         }
     }
     return true;
+}
+
+void plic_reset(Plic *p)
+{
+    /* registers to zero; the device lines (level[]) are the devices' own
+     * and follow their reset */
+    memset(p->priority, 0, sizeof(p->priority));
+    memset(p->pending, 0, sizeof(p->pending));
+    memset(p->claimed, 0, sizeof(p->claimed));
+    memset(p->enable, 0, sizeof(p->enable));
+    memset(p->threshold, 0, sizeof(p->threshold));
+    memset(p->ctx_level, 0, sizeof(p->ctx_level));
 }
 
 Plic *plic_new(Machine *m, uint64_t base, int ndev)

@@ -176,6 +176,18 @@ static bool rtc_write(void *opaque, uint64_t offset, unsigned size, uint64_t val
     return true;
 }
 
+void rtc_reset(Rtc *r)
+{
+    /* the alarm and interrupt state go; the time the guest set stays, as
+     * a battery-backed clock's does */
+    r->alarm_running = false;
+    r->irq_enabled = false;
+    r->irq_pending = false;
+    if (r->irq_level)
+        plic_set_irq(r->m->plic, r->irq, false);
+    r->irq_level = false;
+}
+
 Rtc *rtc_new(Machine *m, uint64_t base, int irq)
 {
     Rtc *r = g_new0(Rtc, 1);

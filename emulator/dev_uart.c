@@ -296,16 +296,27 @@ static bool uart_mmio_write(void *opaque, uint64_t offset, unsigned size, uint64
     return true;
 }
 
+void uart_reset(Uart *u)
+{
+    /* Power-on state of the 16550: LSR says "transmitter empty", modem
+     * lines read as a ready terminal. The host side (output sink) stays. */
+    u->ier = u->lcr = u->mcr = u->scr = u->fcr = 0;
+    u->lsr = LSR_THRE | LSR_TEMT;
+    u->msr = MSR_DCD | MSR_DSR | MSR_CTS;
+    u->divisor = 12;    /* 9600 baud at 1.8432 MHz; the value is irrelevant */
+    u->thr_ipending = false;
+    u->rx_head = u->rx_count = 0;
+    if (u->irq_level)
+        plic_set_irq(u->m->plic, u->irq, false);
+    u->irq_level = false;
+}
+
 Uart *uart_new(Machine *m, uint64_t base, int irq)
 {
     Uart *u = g_new0(Uart, 1);
     u->m = m;
     u->irq = irq;
-    /* Power-on state of the 16550: LSR says "transmitter empty", modem
-     * lines read as a ready terminal. */
-    u->lsr = LSR_THRE | LSR_TEMT;
-    u->msr = MSR_DCD | MSR_DSR | MSR_CTS;
-    u->divisor = 12;    /* 9600 baud at 1.8432 MHz; the value is irrelevant */
+    uart_reset(u);
 
     MmioRegion r = {
         .name = "uart",

@@ -8,6 +8,7 @@
 /* ns16550a UART (dev_uart.c). Registers its MMIO region. */
 Uart *uart_new(Machine *m, uint64_t base, int irq);
 void uart_free(Uart *u);
+void uart_reset(Uart *u);
 /* Host side: bytes typed by the user, and room for them. */
 bool uart_rx_ready(const Uart *u);          /* true when it can take a byte */
 void uart_rx_push(Uart *u, uint8_t byte);
@@ -17,6 +18,7 @@ void uart_set_output(Uart *u, void (*out)(void *opaque, uint8_t byte), void *opa
 /* CLINT (dev_clint.c): msip, mtimecmp, mtime derived from icount. */
 Clint *clint_new(Machine *m, uint64_t base);
 void clint_free(Clint *c);
+void clint_reset(Clint *c);
 /* Re-evaluates MTIP for every hart against the current mtime. */
 void clint_update(Clint *c);
 /* mtimecmp of a hart (UINT64_MAX when none). */
@@ -25,11 +27,13 @@ uint64_t clint_mtimecmp(const Clint *c, int hart);
 /* PLIC (dev_plic.c): 2 contexts per hart (M then S), as on QEMU virt. */
 Plic *plic_new(Machine *m, uint64_t base, int ndev);
 void plic_free(Plic *p);
+void plic_reset(Plic *p);
 void plic_set_irq(Plic *p, int irq, bool level);
 
 /* goldfish RTC (dev_rtc.c) */
 Rtc *rtc_new(Machine *m, uint64_t base, int irq);
 void rtc_free(Rtc *r);
+void rtc_reset(Rtc *r);
 /* Fires the alarm if its time has come (call with clint_update). */
 void rtc_update(Rtc *r);
 /* Virtual time (machine_now_ns units) at which the armed alarm fires,

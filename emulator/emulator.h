@@ -47,6 +47,11 @@ typedef enum RunResult {
 /* Runs the whole machine for at most max_steps instructions (all harts). */
 RunResult machine_run(Machine *m, uint64_t max_steps);
 int machine_exit_code(const Machine *m);
+/* QEMU's system_reset: devices to power-on state, images loaded again,
+ * every hart at the boot ROM; other RAM keeps its contents and virtual time
+ * goes on. False, with a one-line message, if an image cannot be loaded
+ * again. */
+bool machine_reset(Machine *m, char *err, size_t errlen);
 /* False when every hart waits with no interrupt pending (nothing happens
  * until a timer deadline or host input). */
 bool machine_can_progress(const Machine *m);

@@ -10,6 +10,7 @@
 #include "breakpoints.h"
 #include "watchpoints.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define NS_PER_MTIME_TICK (1000000000ull / TIMEBASE_FREQ)
@@ -221,6 +222,14 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
     BreakpointSet *bps = breakpoints_of(m);
 
     for (;;) {
+        if (unlikely(m->reset_requested)) {
+            char err[256];
+            m->reset_requested = false;
+            if (!machine_reset(m, err, sizeof(err))) {
+                fprintf(stderr, "rewind: reset failed: %s\n", err);
+                machine_request_exit(m, 1);
+            }
+        }
         if (m->exit_requested)
             return RUN_EXIT;
         if (m->icount >= end)

@@ -159,6 +159,7 @@ struct Machine {
 
     bool exit_requested;
     int exit_code;
+    bool reset_requested;   /* by the guest: done between two slices */
 
     /* decoded-instruction cache: one slot per RAM page, plus the ROM */
     DecodedPage **code_pages;   /* indexed by (paddr - ram_base) >> 12 */
@@ -187,6 +188,8 @@ void hart_set_mip(Hart *h, uint64_t mask, bool level);
 
 /* Guest asked to stop the machine (finisher, HTIF). */
 void machine_request_exit(Machine *m, int code);
+/* Guest asked for a reset (finisher 0x7777, syscon-reboot). */
+void machine_request_reset(Machine *m);
 
 /* Registers an MMIO region; returns false when the table is full. */
 bool machine_add_mmio(Machine *m, const MmioRegion *r);

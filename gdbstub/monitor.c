@@ -620,9 +620,10 @@ static void cmd_cont(Ctx *c, const char *args)
 static void cmd_system_reset(Ctx *c, const char *args)
 {
     (void)args;
-    /* The board has no reset path yet (devices keep their state, RAM is
-     * not reloaded): say so rather than half-reset. */
-    mon_printf(c, "system_reset: not supported yet\n");
+    char err[256];
+    /* as in QEMU: the machine stays running or paused as it was */
+    if (!machine_reset(c->m, err, sizeof(err)))
+        mon_printf(c, "system_reset: %s\n", err);
 }
 
 static void cmd_quit(Ctx *c, const char *args)

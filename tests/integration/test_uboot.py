@@ -64,3 +64,21 @@ def test_uboot_console_is_deterministic(rewind):
         finally:
             con.close()
     assert outputs[0] == outputs[1]
+
+
+def test_uboot_reset_reboots(rewind):
+    """U-Boot's reset goes through OpenSBI's syscon-reboot to the test
+    finisher (0x7777): the whole machine starts again from the boot ROM."""
+    con, _ = boot_to_prompt(rewind, 2)
+    try:
+        con.sendline("reset")
+        again = con.expect("Hit any key to stop autoboot", timeout=60)
+        assert "resetting ..." in again
+        assert "OpenSBI v" in again and "U-Boot 20" in again
+        con.sendline("")
+        con.expect("=> ")
+        assert "U-Boot 20" in con.uboot_command("version")
+        con.sendline("poweroff")
+        assert con.wait(30) == 0
+    finally:
+        con.close()

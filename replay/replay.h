@@ -1,0 +1,211 @@
+/* Public interface of replay/: the event log of a recording.
+ *
+ * A recording logs every input that comes from outside the machine with the
+ * icount at which the guest sees it. This header is the container: a writer
+ * that appends events (type byte, icount, payload bytes) to a file of
+ * compressed, CRC-protected chunks, and a reader that returns them in order
+ * and stops cleanly at the last good chunk of a truncated or corrupt file.
+ * Each source of non-determinism (console input, clock reads, network...)
+ * is a small file on top of this API with its own event type below.
+ * The byte layout is described in docs/log-format.md.
+ *
+ * Errors follow the project's convention: functions that can fail return
+ * false/NULL (or a status) and write a one-line message, without trailing
+ * newline, into a caller-supplied buffer (err, errlen); err may be NULL.
+ */
+#ifndef REWIND_REPLAY_H
+#define REWIND_REPLAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Format constants ------------------------------------------------- */
+
+#define RLOG_MAGIC            "RWNDLOG"   /* 8 bytes with the NUL */
+#define RLOG_FORMAT_VERSION   1u
+#define RLOG_FILE_HEADER_SIZE 40u
+#define RLOG_CHUNK_HEADER_SIZE 44u
+
+/* Writer defaults and hard limits (a reader refuses anything larger). */
+#define RLOG_DEFAULT_CHUNK_SIZE   (64u * 1024)          /* uncompressed */
+#define RLOG_MAX_CHUNK_TARGET     (8u * 1024 * 1024)
+#define RLOG_MAX_PAYLOAD          (8u * 1024 * 1024)
+#define RLOG_MAX_CHUNK_BYTES      (32u * 1024 * 1024)   /* uncompressed */
+
+/* One check event every 2^28 instructions (about 0.27 G): a 10^10
+ * instruction run with no input writes 37 check events, a log of about
+ * 500 bytes. See docs/log-format.md, "Check events", for the choice. */
+#define RLOG_DEFAULT_CHECK_PERIOD (UINT64_C(1) << 28)
+
+/* Event types. 0x00-0x0f belong to the container, 0x10-0xff to the
+ * sources of non-determinism; a new source takes the next free number here
+ * so that numbers never collide. A reader hands unknown types to the
+ * caller (their payload length is always explicit in the file). */
+enum {
+    RLOG_EV_END      = 0x00,  /* end of log, written by rlog_writer_close */
+    RLOG_EV_CHECK    = 0x01,  /* 8-byte little-endian hash of CPU state */
+
+    RLOG_EV_CHAR     = 0x10,  /* console input bytes */
+    RLOG_EV_CLOCK    = 0x11,  /* host clock read (RTC) */
+    RLOG_EV_IDLE     = 0x12,  /* idle wait that depended on the host */
+    RLOG_EV_REQUEST  = 0x13,  /* power off / reset requested from outside */
+    RLOG_EV_NET      = 0x14,  /* network packet delivered by slirp */
+    RLOG_EV_RNG      = 0x15,  /* random bytes (virtio-rng) */
+    RLOG_EV_BLOCK    = 0x16,  /* block device completion */
+};
+
+/* A short name for an event type ("end", "check", "char"...), "unknown"
+ * for numbers not assigned above. */
+const char *rlog_event_name(uint8_t type);
+
+/* ---- Writer ----------------------------------------------------------- */
+
+typedef struct RLogWriter RLogWriter;
+
+typedef struct RLogWriterConfig {
+    uint32_t chunk_size;     /* uncompressed bytes per chunk; 0 = default */
+    uint64_t check_period;   /* instructions between check events; 0 = none */
+    int zlib_level;          /* 1..9; 0 = zlib's default */
+} RLogWriterConfig;
+
+void rlog_writer_config_defaults(RLogWriterConfig *cfg);
+
+/* Creates (truncates) PATH and writes the file header. cfg may be NULL for
+ * the defaults. */
+RLogWriter *rlog_writer_open(const char *path, const RLogWriterConfig *cfg,
+                             char *err, size_t errlen);
+
+/* Appends one event. icount is absolute and must not be lower than the
+ * previous event's. type must not be RLOG_EV_END (close writes it);
+ * len <= RLOG_MAX_PAYLOAD. Events are buffered; a full chunk is compressed
+ * and written before the next event with a higher icount, so the events of
+ * one icount are never split between chunks by the writer itself.
+ * After a failure the writer refuses everything except close/free. */
+bool rlog_write_event(RLogWriter *w, uint8_t type, uint64_t icount,
+                      const void *payload, size_t len, char *err, size_t errlen);
+
+/* Appends a check event carrying hash, and moves the next due check to the
+ * first multiple of the check period above icount. */
+bool rlog_write_check(RLogWriter *w, uint64_t icount, uint64_t hash,
+                      char *err, size_t errlen);
+
+/* The icount at which the recorder should next call rlog_write_check
+ * (a multiple of the period), or UINT64_MAX if checks are off. */
+uint64_t rlog_writer_next_check(const RLogWriter *w);
+
+/* Writes the buffered events as a chunk (if any) and flushes stdio. */
+bool rlog_writer_flush(RLogWriter *w, char *err, size_t errlen);
+
+/* Writes the end-of-log event at end_icount (>= the last event's icount:
+ * the icount at which the recording stopped), flushes, closes and frees
+ * the writer, whatever happens. Returns false if anything failed. */
+bool rlog_writer_close(RLogWriter *w, uint64_t end_icount, char *err, size_t errlen);
+
+/* Closes and frees without writing buffered events or the end marker:
+ * the file then reads as a truncated log. For error paths. */
+void rlog_writer_free(RLogWriter *w);
+
+uint64_t rlog_writer_last_icount(const RLogWriter *w);
+uint64_t rlog_writer_bytes_written(const RLogWriter *w);  /* in the file so far */
+uint64_t rlog_writer_events(const RLogWriter *w);         /* events written */
+
+/* ---- Reader ----------------------------------------------------------- */
+
+typedef struct RLogReader RLogReader;
+
+typedef struct RLogEvent {
+    uint8_t type;
+    uint64_t icount;          /* absolute */
+    const uint8_t *payload;   /* valid until the next rlog_reader_next,
+                                 rlog_reader_seek or rlog_reader_close */
+    size_t len;
+} RLogEvent;
+
+typedef enum RLogNext {
+    RLOG_NEXT_EVENT,    /* *ev holds the next event */
+    RLOG_NEXT_END,      /* clean end: the end marker was reached */
+    RLOG_NEXT_BROKEN,   /* the log ends early (truncated or corrupt) */
+} RLogNext;
+
+/* Opens PATH and validates its header. Errors read
+ * "PATH: not a Rewind event log",
+ * "PATH: format version N, this Rewind reads M", ... */
+RLogReader *rlog_reader_open(const char *path, char *err, size_t errlen);
+void rlog_reader_close(RLogReader *r);
+
+/* Returns the next event in icount order. A chunk is handed out only after
+ * all of it was verified (CRC, zlib stream, event structure), so a damaged
+ * file yields exactly the events of its good chunks. Once END or BROKEN is
+ * returned, further calls return the same; for BROKEN the message is
+ * written to err each time and rlog_reader_stop_reason gives it too. */
+RLogNext rlog_reader_next(RLogReader *r, RLogEvent *ev, char *err, size_t errlen);
+
+/* The icount of the next event (when the next input is due) without
+ * consuming it; false at the end or where the log breaks (then
+ * rlog_reader_next tells which). */
+bool rlog_reader_peek_icount(RLogReader *r, uint64_t *icount);
+/* Same, with the whole next event (the payload pointer stays valid until
+ * the next call to rlog_reader_next or rlog_reader_seek). */
+bool rlog_reader_peek(RLogReader *r, RLogEvent *ev);
+
+/* After END: the end icount. After BROKEN: the last icount of the last good
+ * chunk (0 if none), i.e. the icount up to which replay is valid. Before
+ * either: the icount of the last event returned. */
+uint64_t rlog_reader_valid_icount(const RLogReader *r);
+/* NULL unless the reader is stopped on a damaged log: then
+ * "PATH: log ends early at byte OFFSET (chunk K, icounts A..B): REASON;
+ * replay is valid up to icount V" (or "(chunk K, after icount V)" when the
+ * chunk header itself is unreadable). */
+const char *rlog_reader_stop_reason(const RLogReader *r);
+
+uint64_t rlog_reader_check_period(const RLogReader *r);  /* from the header */
+uint64_t rlog_reader_file_size(const RLogReader *r);
+
+/* A position in the log, for snapshots: rlog_reader_tell gives the place
+ * of the next event rlog_reader_next would return; rlog_reader_seek goes
+ * back (or forward) to a position told earlier by a reader of the same
+ * file, and clears an END/BROKEN state. A position the file does not have
+ * fails with a message and leaves the reader stopped (BROKEN) there. */
+typedef struct RLogPos {
+    uint64_t chunk_offset;    /* file offset of the chunk header */
+    uint64_t base_icount;     /* last icount of the chunk before it */
+    uint32_t chunk_index;
+    uint32_t event_index;     /* events of that chunk already consumed */
+} RLogPos;
+
+RLogPos rlog_reader_tell(const RLogReader *r);
+bool rlog_reader_seek(RLogReader *r, const RLogPos *pos, char *err, size_t errlen);
+
+/* ---- Check events (log_check.c) --------------------------------------- */
+
+/* FNV-1a, 64 bits, over data, continuing from h (start with
+ * RLOG_HASH_INIT). For hashing CPU state portably. */
+#define RLOG_HASH_INIT UINT64_C(0xcbf29ce484222325)
+uint64_t rlog_hash64(uint64_t h, const void *data, size_t len);
+
+/* Writes "replay diverged at icount N (expected 0x%016x, got 0x%016x)" into
+ * buf (always NUL-terminated); returns what snprintf returns. */
+int rlog_format_divergence(char *buf, size_t len, uint64_t icount,
+                           uint64_t expected, uint64_t got);
+
+/* Reads the hash of a check event. False (with a message) if ev is not a
+ * well-formed check event. */
+bool rlog_check_hash(const RLogEvent *ev, uint64_t *hash, char *err, size_t errlen);
+
+/* Compares a check event with the hash replay computed at ev->icount.
+ * True if they agree; otherwise false with the divergence message. */
+bool rlog_check_verify(const RLogEvent *ev, uint64_t actual, char *err, size_t errlen);
+
+/* ---- Varints (LEB128, unsigned, 64-bit), for payload encoders ---------- */
+
+#define RLOG_VARINT_MAX 10
+
+/* Writes v at p (room for RLOG_VARINT_MAX bytes); returns the length. */
+size_t rlog_uvarint_put(uint8_t *p, uint64_t v);
+/* Reads a varint from p[0..avail); returns its length, or 0 if it is
+ * truncated, longer than 10 bytes, overflows 64 bits or is not in its
+ * shortest form. */
+size_t rlog_uvarint_get(const uint8_t *p, size_t avail, uint64_t *v);
+
+#endif

@@ -344,12 +344,15 @@ bool machine_read_reg(Machine *m, int hart, int regno, uint64_t *val)
         return true;
     }
     if (regno < REG_PRIV) {
-        /* the debugger sees every CSR, whatever the hart's mode */
+        /* the debugger sees every CSR, whatever the hart's mode, and the
+         * FP CSRs even while the FPU is off */
+        unsigned csr = (unsigned)(regno - REG_CSR0);
         int priv = h->priv;
         uint64_t mstatus = h->mstatus;
         h->priv = PRV_M;
-        h->mstatus |= MSTATUS_FS;
-        bool ok = csr_read(h, (unsigned)(regno - REG_CSR0), val);
+        if (csr <= CSR_FCSR)
+            h->mstatus |= MSTATUS_FS;
+        bool ok = csr_read(h, csr, val);
         h->priv = priv;
         h->mstatus = mstatus;
         return ok;

@@ -82,3 +82,29 @@ def test_watchpoints_match_qemu(rewind, free_port, tmp_path):
         return [line for line in text.splitlines() if not line.startswith("[Inferior 1")]
 
     assert significant(ours) == significant(theirs)
+
+
+def test_reset_state_registers(rewind, free_port, tmp_path):
+    """At reset the debugger sees the hart as it is: mstatus with only UXL
+    and SXL set (the FPU off), pc at the boot ROM, M-mode."""
+    gdb = shutil.which("gdb-multiarch")
+    if not gdb:
+        pytest.skip("gdb-multiarch missing")
+    need(WATCH_ELF)
+    server = subprocess.Popen([rewind, "run", "-bios", "none", "-kernel", WATCH_ELF,
+                               "-S", "-gdb", f"tcp::{free_port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        r = subprocess.run([gdb, "-batch", "-nx", "-ex", f"target remote :{free_port}",
+                            "-ex", "p/x $mstatus", "-ex", "p/x $pc", "-ex", "p $priv",
+                            "-ex", "p/x $fcsr", "-ex", "p/x $mstatus", "-ex", "kill", WATCH_ELF],
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        server.kill()
+        server.wait()
+    assert "$1 = 0xa00000000\n" in r.stdout
+    assert "$2 = 0x1000\n" in r.stdout
+    assert "$3 = 3\n" in r.stdout
+    assert "$4 = 0x0\n" in r.stdout
+    assert "$5 = 0xa00000000\n" in r.stdout     # reading fcsr left FS alone

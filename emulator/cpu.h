@@ -58,7 +58,11 @@ typedef struct DecodedInsn {
     uint8_t rs1, rs2, rs3;
     uint8_t rm;             /* FP rounding mode field; AMO aq/rl unused */
     uint8_t len;            /* 2 or 4 bytes */
+    uint8_t step;           /* bytes from this entry to the next one's */
 } DecodedInsn;
+
+/* The entry step of an instruction of len bytes (one entry per 2 bytes). */
+#define INSN_STEP(len) ((uint8_t)(((len) / 2) * sizeof(DecodedInsn)))
 
 /* Decodes one instruction (16- or 32-bit: low bits tell). */
 void decode_insn(uint32_t insn, DecodedInsn *d);

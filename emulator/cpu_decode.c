@@ -524,10 +524,12 @@ void decode_insn(uint32_t insn, DecodedInsn *d)
     memset(d, 0, sizeof(*d));
     if ((insn & 3) == 3) {
         d->len = 4;
+        d->step = INSN_STEP(4);
         d->raw = insn;
         decode32(insn, d);
     } else {
         d->len = 2;
+        d->step = INSN_STEP(2);
         d->raw = insn & 0xffff;
         decode16(insn & 0xffff, d);
     }

@@ -79,16 +79,17 @@ static int64_t interp(Hart *h, int64_t max, bool init)
 
 #define PC() (vpage + ((uint64_t)(di - page->insn) << 1))
 #define SYNC() (h->slice_left = left)
+/* The budget check is a decrement and a sign test: one fused host
+ * instruction per guest instruction. */
 #define DISPATCH()                           \
     do {                                     \
-        if (unlikely(left <= 0))             \
-            goto out;                        \
-        left--;                              \
+        if (unlikely(--left < 0))            \
+            goto out_no_budget;              \
         goto *di->handler;                   \
     } while (0)
 #define NEXT()                               \
     do {                                     \
-        di += di->len >> 1;                  \
+        di = (DecodedInsn *)((char *)di + di->step); \
         DISPATCH();                          \
     } while (0)
 #define JUMP(target)                         \
@@ -105,7 +106,7 @@ static int64_t interp(Hart *h, int64_t max, bool init)
 #define AFTER_SLOW()                         \
     do {                                     \
         if (unlikely(h->stop_slice)) {       \
-            di += di->len >> 1;              \
+            di = (DecodedInsn *)((char *)di + di->step); \
             goto out;                        \
         }                                    \
     } while (0)
@@ -222,6 +223,7 @@ L_DECODE: {
         di->handler = handler_table[OP_CROSS_PAGE];
         di->op = OP_CROSS_PAGE;
         di->len = 4;
+        di->step = INSN_STEP(4);
         goto L_CROSS_PAGE;
     }
     if ((lo & 3) == 3)
@@ -425,13 +427,13 @@ L_WFI:
         goto illegal_insn;
     if (!hart_interrupt_pending(h))
         h->wfi = true;
-    di += di->len >> 1;
+    di = (DecodedInsn *)((char *)di + di->step);
     goto out;
 L_SFENCE_VMA:
     if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM)))
         goto illegal_insn;
     hart_tlb_flush(h);
-    di += di->len >> 1;
+    di = (DecodedInsn *)((char *)di + di->step);
     goto out;
 
 #define CSR_OP(value, do_read, do_write, newval)                               \
@@ -822,6 +824,8 @@ L_FCLASS_D:
     RD = f64_classify(FS1);
     NEXT();
 
+out_no_budget:
+    left = 0;
 out:
     h->pc = PC();
     h->slice_left = left;

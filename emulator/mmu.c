@@ -288,11 +288,13 @@ static DecodedPage *new_code_page(Machine *m, uint64_t pa_page)
         dp->insn[i].handler = interp_handlers[OP_DECODE];
         dp->insn[i].op = OP_DECODE;
         dp->insn[i].len = 2;
+        dp->insn[i].step = INSN_STEP(2);
     }
     for (unsigned i = PAGE_INSNS; i < PAGE_INSNS + 2; i++) {
         dp->insn[i].handler = interp_handlers[OP_PAGE_END];
         dp->insn[i].op = OP_PAGE_END;
         dp->insn[i].len = 2;
+        dp->insn[i].step = INSN_STEP(2);
     }
     /* stores to this page must now take the slow path, in every hart */
     for (int i = 0; i < m->nharts; i++) {

@@ -68,6 +68,8 @@ static int64_t interp(Hart *h, int64_t max, bool init)
     int64_t left = max;
     DecodedPage *page = NULL;
     DecodedInsn *di = NULL;
+    DecodedInsn *insn_base = NULL;  /* page->insn, kept apart so the compiler
+                                     * does not recompute it at each dispatch */
     uint64_t vpage = 0;          /* virtual base of the page di points into */
     uint64_t fast_tag = ~0ull;   /* vpage when same-page jumps may skip lookup */
     uint64_t npc = h->pc;        /* target of the pending lookup */
@@ -77,7 +79,7 @@ static int64_t interp(Hart *h, int64_t max, bool init)
     h->slice_left = max;
     h->stop_slice = false;
 
-#define PC() (vpage + ((uint64_t)(di - page->insn) << 1))
+#define PC() (vpage + ((uint64_t)(di - insn_base) << 1))
 #define SYNC() (h->slice_left = left)
 /* The budget check is a decrement and a sign test: one fused host
  * instruction per guest instruction. */
@@ -166,17 +168,20 @@ static int64_t interp(Hart *h, int64_t max, bool init)
 
 lookup:
     if (likely((npc & PAGE_MASK) == fast_tag)) {
-        di = &page->insn[(npc & (PAGE_SIZE - 1)) >> 1];
+        di = &insn_base[(npc & (PAGE_SIZE - 1)) >> 1];
         DISPATCH();
     }
     {
         CodeTlbEntry *ce = &h->tlb_code[(npc >> PAGE_SHIFT) & (TLB_SIZE - 1)];
         if (likely(ce->tag == (npc & PAGE_MASK))) {
             page = ce->page;
+            insn_base = page->insn;
         } else {
             SYNC();
             h->pc = npc;
             page = mmu_code_page(h, npc);
+            if (page)
+                insn_base = page->insn;
             if (!page) {
                 /* the fetch fault is this step */
                 if (left <= 0)
@@ -192,7 +197,7 @@ lookup:
             goto out_at_npc;
         vpage = npc & PAGE_MASK;
         fast_tag = vpage;
-        di = &page->insn[(npc & (PAGE_SIZE - 1)) >> 1];
+        di = &insn_base[(npc & (PAGE_SIZE - 1)) >> 1];
         DISPATCH();
     }
 
@@ -215,7 +220,7 @@ illegal_insn:
     EXCEPTION();
 
 L_DECODE: {
-    uint64_t off = (uint64_t)(di - page->insn) << 1;
+    uint64_t off = (uint64_t)(di - insn_base) << 1;
     uint32_t insn;
     uint16_t lo;
     memcpy(&lo, page->host + off, 2);
@@ -252,6 +257,7 @@ L_CROSS_PAGE: {
     decode_insn((uint32_t)lo | (uint32_t)hi << 16, &xp->insn[PAGE_INSNS - 1]);
     xp->insn[PAGE_INSNS - 1].handler = handler_table[xp->insn[PAGE_INSNS - 1].op];
     page = xp;
+    insn_base = xp->insn;
     fast_tag = ~0ull;   /* same-page jumps must not land in the scratch page */
     di = &xp->insn[PAGE_INSNS - 1];
     goto *di->handler;

@@ -409,6 +409,10 @@ bool machine_reset(Machine *m, char *err, size_t errlen)
     clint_reset(m->clint);
     plic_reset(m->plic);
     rtc_reset(m->rtc);
+    /* the loaders write RAM directly: count every page as written for
+     * snapshots (the next one compares them all; resets are rare) */
+    if (m->ram_dirty)
+        memset(m->ram_dirty, 0xff, ((m->ram_size >> PAGE_SHIFT) + 63) / 64 * sizeof(uint64_t));
     if (!load_everything(m, err, errlen))
         return false;
     for (int i = 0; i < m->nharts; i++)
@@ -448,6 +452,7 @@ void machine_free(Machine *m)
         munmap(m->ram, m->ram_size);
     g_free(m->rom);
     g_free(m->fdt);
+    g_free(m->ram_dirty);
     g_free((char *)m->cfg.bios);
     g_free((char *)m->cfg.kernel);
     g_free((char *)m->cfg.initrd);

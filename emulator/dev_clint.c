@@ -141,6 +141,38 @@ void clint_reset(Clint *c)
     memset(c->msip, 0, sizeof(c->msip));
 }
 
+/* Snapshot state: everything but the Machine pointer. */
+typedef struct ClintState {
+    uint64_t mtimecmp[REWIND_MAX_HARTS];
+    uint32_t msip[REWIND_MAX_HARTS];
+    uint64_t mtime_offset;
+} ClintState;
+
+static void clint_save(const void *opaque, void *buf)
+{
+    const Clint *c = opaque;
+    ClintState s;
+    memset(&s, 0, sizeof s);
+    memcpy(s.mtimecmp, c->mtimecmp, sizeof s.mtimecmp);
+    memcpy(s.msip, c->msip, sizeof s.msip);
+    s.mtime_offset = c->mtime_offset;
+    memcpy(buf, &s, sizeof s);
+}
+
+static void clint_load(void *opaque, const void *buf)
+{
+    Clint *c = opaque;
+    ClintState s;
+    memcpy(&s, buf, sizeof s);
+    memcpy(c->mtimecmp, s.mtimecmp, sizeof c->mtimecmp);
+    memcpy(c->msip, s.msip, sizeof c->msip);
+    c->mtime_offset = s.mtime_offset;
+}
+
+static const DeviceStateOps clint_state_ops = {
+    .name = "clint", .size = sizeof(ClintState), .save = clint_save, .load = clint_load,
+};
+
 Clint *clint_new(Machine *m, uint64_t base)
 {
     Clint *c = g_new0(Clint, 1);
@@ -155,7 +187,7 @@ Clint *clint_new(Machine *m, uint64_t base)
         .read = clint_read,
         .write = clint_write,
     };
-    if (!machine_add_mmio(m, &r)) {
+    if (!machine_add_mmio(m, &r) || !machine_add_device_state(m, &clint_state_ops, c)) {
         g_free(c);
         return NULL;
     }

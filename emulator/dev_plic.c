@@ -209,6 +209,50 @@ void plic_reset(Plic *p)
     memset(p->ctx_level, 0, sizeof(p->ctx_level));
 }
 
+/* Snapshot state: the registers, the device lines and the levels last
+ * given to the harts (ndev and nctx are configuration). */
+typedef struct PlicState {
+    uint32_t priority[PLIC_MAX_SOURCES];
+    uint32_t level[PLIC_WORDS];
+    uint32_t pending[PLIC_WORDS];
+    uint32_t claimed[PLIC_WORDS];
+    uint32_t enable[PLIC_MAX_CTX][PLIC_WORDS];
+    uint32_t threshold[PLIC_MAX_CTX];
+    uint8_t ctx_level[PLIC_MAX_CTX];
+} PlicState;
+
+static void plic_save(const void *opaque, void *buf)
+{
+    const Plic *p = opaque;
+    PlicState *s = buf;     /* buf is malloc-aligned (machine_state.c) */
+    memcpy(s->priority, p->priority, sizeof s->priority);
+    memcpy(s->level, p->level, sizeof s->level);
+    memcpy(s->pending, p->pending, sizeof s->pending);
+    memcpy(s->claimed, p->claimed, sizeof s->claimed);
+    memcpy(s->enable, p->enable, sizeof s->enable);
+    memcpy(s->threshold, p->threshold, sizeof s->threshold);
+    for (int i = 0; i < PLIC_MAX_CTX; i++)
+        s->ctx_level[i] = p->ctx_level[i];
+}
+
+static void plic_load(void *opaque, const void *buf)
+{
+    Plic *p = opaque;
+    const PlicState *s = buf;
+    memcpy(p->priority, s->priority, sizeof p->priority);
+    memcpy(p->level, s->level, sizeof p->level);
+    memcpy(p->pending, s->pending, sizeof p->pending);
+    memcpy(p->claimed, s->claimed, sizeof p->claimed);
+    memcpy(p->enable, s->enable, sizeof p->enable);
+    memcpy(p->threshold, s->threshold, sizeof p->threshold);
+    for (int i = 0; i < PLIC_MAX_CTX; i++)
+        p->ctx_level[i] = s->ctx_level[i] != 0;
+}
+
+static const DeviceStateOps plic_state_ops = {
+    .name = "plic", .size = sizeof(PlicState), .save = plic_save, .load = plic_load,
+};
+
 Plic *plic_new(Machine *m, uint64_t base, int ndev)
 {
     if (ndev < 1 || ndev >= PLIC_MAX_SOURCES)
@@ -226,7 +270,7 @@ Plic *plic_new(Machine *m, uint64_t base, int ndev)
         .read = plic_read,
         .write = plic_write,
     };
-    if (!machine_add_mmio(m, &r)) {
+    if (!machine_add_mmio(m, &r) || !machine_add_device_state(m, &plic_state_ops, p)) {
         g_free(p);
         return NULL;
     }

@@ -188,12 +188,58 @@ void rtc_reset(Rtc *r)
     r->irq_level = false;
 }
 
+/* Snapshot state: everything but the Machine pointer and the irq number.
+ * start_ns is saved too (record/replay decides where it comes from). */
+typedef struct RtcState {
+    uint64_t start_ns, tick_offset, alarm;
+    uint32_t time_high, alarm_high;
+    uint8_t alarm_running, irq_enabled, irq_pending, irq_level;
+} RtcState;
+
+static void rtc_save(const void *opaque, void *buf)
+{
+    const Rtc *r = opaque;
+    RtcState s;
+    __builtin_memset(&s, 0, sizeof s);  /* padding too: states compare bytewise */
+    s.start_ns = r->start_ns;
+    s.tick_offset = r->tick_offset;
+    s.alarm = r->alarm;
+    s.time_high = r->time_high;
+    s.alarm_high = r->alarm_high;
+    s.alarm_running = r->alarm_running;
+    s.irq_enabled = r->irq_enabled;
+    s.irq_pending = r->irq_pending;
+    s.irq_level = r->irq_level;
+    __builtin_memcpy(buf, &s, sizeof s);
+}
+
+static void rtc_load(void *opaque, const void *buf)
+{
+    Rtc *r = opaque;
+    RtcState s;
+    __builtin_memcpy(&s, buf, sizeof s);
+    r->start_ns = s.start_ns;
+    r->tick_offset = s.tick_offset;
+    r->alarm = s.alarm;
+    r->time_high = s.time_high;
+    r->alarm_high = s.alarm_high;
+    r->alarm_running = s.alarm_running;
+    r->irq_enabled = s.irq_enabled;
+    r->irq_pending = s.irq_pending;
+    r->irq_level = s.irq_level;
+}
+
+static const DeviceStateOps rtc_state_ops = {
+    .name = "rtc", .size = sizeof(RtcState), .save = rtc_save, .load = rtc_load,
+};
+
 Rtc *rtc_new(Machine *m, uint64_t base, int irq)
 {
     Rtc *r = g_new0(Rtc, 1);
     r->m = m;
     r->irq = irq;
-    r->start_ns = rtc_host_clock_ns();
+    /* record/replay passes the recorded start time in the config */
+    r->start_ns = m->cfg.rtc_start_ns ? m->cfg.rtc_start_ns : rtc_host_clock_ns();
     MmioRegion reg = {
         .name = "rtc",
         .base = base,
@@ -202,7 +248,7 @@ Rtc *rtc_new(Machine *m, uint64_t base, int irq)
         .read = rtc_read,
         .write = rtc_write,
     };
-    if (!machine_add_mmio(m, &reg)) {
+    if (!machine_add_mmio(m, &reg) || !machine_add_device_state(m, &rtc_state_ops, r)) {
         g_free(r);
         return NULL;
     }

@@ -311,6 +311,50 @@ void uart_reset(Uart *u)
     u->irq_level = false;
 }
 
+/* Snapshot state: the registers, the receive FIFO and the line level. */
+typedef struct UartState {
+    uint8_t ier, lcr, mcr, lsr, msr, scr, fcr;
+    uint8_t thr_ipending, irq_level;
+    uint16_t divisor;
+    uint8_t rx[UART_FIFO_SIZE];
+    uint32_t rx_head, rx_count;
+} UartState;
+
+static void uart_save(const void *opaque, void *buf)
+{
+    const Uart *u = opaque;
+    UartState s;
+    memset(&s, 0, sizeof s);
+    s.ier = u->ier; s.lcr = u->lcr; s.mcr = u->mcr; s.lsr = u->lsr;
+    s.msr = u->msr; s.scr = u->scr; s.fcr = u->fcr;
+    s.thr_ipending = u->thr_ipending;
+    s.irq_level = u->irq_level;
+    s.divisor = u->divisor;
+    memcpy(s.rx, u->rx, sizeof s.rx);
+    s.rx_head = u->rx_head;
+    s.rx_count = u->rx_count;
+    memcpy(buf, &s, sizeof s);
+}
+
+static void uart_load(void *opaque, const void *buf)
+{
+    Uart *u = opaque;
+    UartState s;
+    memcpy(&s, buf, sizeof s);
+    u->ier = s.ier; u->lcr = s.lcr; u->mcr = s.mcr; u->lsr = s.lsr;
+    u->msr = s.msr; u->scr = s.scr; u->fcr = s.fcr;
+    u->thr_ipending = s.thr_ipending;
+    u->irq_level = s.irq_level;
+    u->divisor = s.divisor;
+    memcpy(u->rx, s.rx, sizeof u->rx);
+    u->rx_head = s.rx_head % UART_FIFO_SIZE;
+    u->rx_count = s.rx_count <= UART_FIFO_SIZE ? s.rx_count : UART_FIFO_SIZE;
+}
+
+static const DeviceStateOps uart_state_ops = {
+    .name = "uart", .size = sizeof(UartState), .save = uart_save, .load = uart_load,
+};
+
 Uart *uart_new(Machine *m, uint64_t base, int irq)
 {
     Uart *u = g_new0(Uart, 1);
@@ -326,7 +370,7 @@ Uart *uart_new(Machine *m, uint64_t base, int irq)
         .read = uart_mmio_read,
         .write = uart_mmio_write,
     };
-    if (!machine_add_mmio(m, &r)) {
+    if (!machine_add_mmio(m, &r) || !machine_add_device_state(m, &uart_state_ops, u)) {
         g_free(u);
         return NULL;
     }

@@ -80,6 +80,8 @@ int64_t hart_run(Hart *h, int64_t max);
 bool hart_interrupt_pending(const Hart *h);
 /* Flushes the hart's TLBs (satp, privilege, mstatus changes). */
 void hart_tlb_flush(Hart *h);
+/* Drops only the store-TLB entries (dirty tracking, machine_state.c). */
+void hart_tlb_flush_store(Hart *h);
 /* Invalidates decoded instructions covering [paddr, paddr+len). */
 void machine_code_written(Machine *m, uint64_t paddr, uint64_t len);
 void machine_code_cache_free(Machine *m);

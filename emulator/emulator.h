@@ -27,6 +27,9 @@ typedef struct MachineConfig {
     int icount_shift;           /* one instruction = 2^shift ns */
     SerialKind serial;
     const char *serial_path;    /* for SERIAL_FILE */
+    uint64_t rtc_start_ns;      /* RTC time at power-on, ns since the Unix
+                                   epoch; 0 = read the host clock (record/
+                                   replay set it from the recording) */
 } MachineConfig;
 
 void machine_config_defaults(MachineConfig *cfg);
@@ -42,6 +45,9 @@ typedef enum RunResult {
     RUN_IDLE,       /* every hart waits and nothing can wake them */
     RUN_BREAKPOINT, /* stopped in front of a breakpoint */
     RUN_WATCHPOINT, /* stopped in front of an access to a watched address */
+    /* only from replay_run (replay/replay.h), never from machine_run: */
+    RUN_REPLAY_END,      /* the recording ends here (clean or damaged log) */
+    RUN_REPLAY_DIVERGED, /* a check event did not match: replay is wrong */
 } RunResult;
 
 /* Runs the whole machine for at most max_steps instructions (all harts). */
@@ -56,6 +62,10 @@ bool machine_reset(Machine *m, char *err, size_t errlen);
  * until a timer deadline or host input). */
 bool machine_can_progress(const Machine *m);
 uint64_t machine_icount(const Machine *m);
+/* A 64-bit hash (FNV-1a) of the CPU state: every hart's x, f, pc, privilege
+ * level and mstatus, and the icount (state_hash.c). Record/replay's check
+ * events compare it. */
+uint64_t machine_state_hash(const Machine *m);
 
 /* Host console (console.c): raw TTY mode, Ctrl-A x, non-blocking input. */
 void console_attach(Machine *m);
@@ -72,6 +82,17 @@ void console_set_mux_hook(void (*to_monitor)(void *opaque, const uint8_t *rest, 
                           void *opaque);
 void console_mux_focus_guest(void);
 void console_mux_focus_monitor(void);
+/* Record/replay. console_set_input_hook: fn is called for every byte
+ * console_poll moves into the UART (recording logs it with the icount).
+ * console_set_input_from_log(true): guest input comes from a log, not the
+ * host; console_poll then never gives stdin bytes to the guest (on a
+ * terminal it still reads the Ctrl-A keys: x quits, c switches to the
+ * monitor; other keys are dropped; a pipe is not read at all).
+ * machine_console_push puts one input byte into the UART as console_poll
+ * would; false if the UART cannot take it now. */
+void console_set_input_hook(void (*fn)(void *opaque, Machine *m, uint8_t byte), void *opaque);
+void console_set_input_from_log(bool from_log);
+bool machine_console_push(Machine *m, uint8_t byte);
 
 /* ---- debugger access (gdbstub/, scripts/difftest) ----
  * Register numbers follow GDB's RISC-V numbering: 0-31 x0-x31, 32 pc,
@@ -141,5 +162,36 @@ typedef enum MemRegionKind {
 typedef void (*MemoryMapFn)(void *opaque, const char *name, uint64_t base, uint64_t size,
                             MemRegionKind kind);
 void machine_memory_map(Machine *m, MemoryMapFn fn, void *opaque);
+
+/* ---- machine state and RAM tracking, for snapshots (machine_state.c) ----
+ * A MachineState is every hart (registers, CSRs, counters, WFI, the LR/SC
+ * reservation), the scheduler (icount, idle time, round-robin position,
+ * pending exit/reset requests) and every device's guest-visible state. RAM
+ * is not in it: snapshots/ keeps RAM pages with the dirty bitmap below.
+ * Save and restore between machine_run calls only. Restore flushes every
+ * TLB; decoded instructions stay (RAM did not change). */
+typedef struct MachineState MachineState;
+MachineState *machine_state_save(Machine *m);
+void machine_state_restore(Machine *m, const MachineState *s);
+void machine_state_free(MachineState *s);
+/* Bytes held by one state (the same for every state of a machine). */
+size_t machine_state_size(const MachineState *s);
+/* icount at which the state was saved. */
+uint64_t machine_state_icount(const MachineState *s);
+
+/* RAM as 4 KiB pages: page n is guest physical RAM base + n * 4096. */
+uint64_t machine_ram_pages(const Machine *m);
+const uint8_t *machine_ram_page(const Machine *m, uint64_t page);
+/* One bit per page (bit n%64 of word n/64), set when the page was written
+ * since the last machine_ram_clear_dirty. NULL before the first clear: no
+ * tracking yet, every page counts as dirty. */
+const uint64_t *machine_ram_dirty_bitmap(const Machine *m);
+/* Clears every bit (starting the tracking on first use) and drops the
+ * store-TLB entries of every hart, so the next store to each page takes
+ * the slow path, which marks the page again. */
+void machine_ram_clear_dirty(Machine *m);
+/* Writes a whole page (for restoring it) and invalidates the decoded
+ * instructions it holds. Does not mark it dirty. */
+void machine_ram_write_page(Machine *m, uint64_t page, const void *data);
 
 #endif

@@ -142,6 +142,7 @@ bool machine_phys_write(Machine *m, uint64_t paddr, const void *buf, uint64_t le
     if (!p)
         return false;
     memcpy(p, buf, len);
+    machine_mark_dirty(m, paddr, len);
     if (m->code_pages)
         machine_code_written(m, paddr, len);
     return true;

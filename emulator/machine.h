@@ -62,6 +62,22 @@ typedef struct MmioRegion {
 
 #define MAX_MMIO 32
 
+/* Guest-visible state of a device, for snapshots (machine_state.c). A
+ * device registers one entry when it is created (machine_add_device_state)
+ * and nothing else is needed: save copies the guest-visible fields into a
+ * buffer of `size` bytes, load copies them back. Host-side fields (the
+ * Machine pointer, output callbacks, irq numbers given by the board) are
+ * left alone by load. Interrupt lines need no replay: the harts' mip and
+ * the PLIC's inputs are saved too. */
+typedef struct DeviceStateOps {
+    const char *name;
+    size_t size;
+    void (*save)(const void *opaque, void *buf);
+    void (*load)(void *opaque, const void *buf);
+} DeviceStateOps;
+
+#define MAX_DEVICE_STATE 32
+
 /* ---- the CPU ---- */
 
 typedef struct DecodedPage DecodedPage;
@@ -161,6 +177,18 @@ struct Machine {
     int exit_code;
     bool reset_requested;   /* by the guest: done between two slices */
 
+    /* Snapshots (machine_state.c): one bit per RAM page, set when the page
+     * is written. NULL until the first machine_ram_clear_dirty: every page
+     * counts as dirty until then, and nothing is tracked. Rule: a page may
+     * have store-TLB entries only while its bit is set (the fast path
+     * writes without marking). */
+    uint64_t *ram_dirty;
+    struct {
+        const DeviceStateOps *ops;
+        void *opaque;
+    } dev_state[MAX_DEVICE_STATE];
+    int n_dev_state;
+
     /* decoded-instruction cache: one slot per RAM page, plus the ROM */
     DecodedPage **code_pages;   /* indexed by (paddr - ram_base) >> 12 */
     DecodedPage **rom_code_pages;
@@ -200,5 +228,23 @@ uint8_t *machine_phys_ptr(Machine *m, uint64_t paddr, uint64_t len);
 /* Physical access used by device DMA and loaders; false outside RAM/ROM. */
 bool machine_phys_read(Machine *m, uint64_t paddr, void *buf, uint64_t len);
 bool machine_phys_write(Machine *m, uint64_t paddr, const void *buf, uint64_t len);
+
+/* Registers a device's snapshot state (see DeviceStateOps). */
+bool machine_add_device_state(Machine *m, const DeviceStateOps *ops, void *opaque);
+
+/* Marks the RAM pages of [paddr, paddr+len) dirty (no-op outside RAM or
+ * while nothing is tracked). Every write to RAM that does not go through
+ * the store TLB calls it. */
+static inline void machine_mark_dirty(Machine *m, uint64_t paddr, uint64_t len)
+{
+    uint64_t off = paddr - m->ram_base;
+    if (!m->ram_dirty || off >= m->ram_size || len == 0)
+        return;
+    uint64_t last = off + len - 1;
+    if (last >= m->ram_size || last < off)
+        last = m->ram_size - 1;
+    for (uint64_t pg = off >> PAGE_SHIFT; pg <= last >> PAGE_SHIFT; pg++)
+        m->ram_dirty[pg >> 6] |= 1ull << (pg & 63);
+}
 
 #endif

@@ -29,6 +29,11 @@ void hart_tlb_flush(Hart *h)
     memset(h->tlb_code, 0xff, sizeof(h->tlb_code));
 }
 
+void hart_tlb_flush_store(Hart *h)
+{
+    memset(h->tlb_store, 0xff, sizeof(h->tlb_store));
+}
+
 static int effective_priv(const Hart *h, int access)
 {
     if (access != ACC_FETCH && h->priv == PRV_M && (h->mstatus & MSTATUS_MPRV))
@@ -116,6 +121,7 @@ bool mmu_translate(Hart *h, uint64_t va, int access, uint64_t *pa, bool debug)
             if ((pte & need) != need) {
                 pte |= need;
                 memcpy(pte_ptr, &pte, 8);
+                machine_mark_dirty(h->m, pte_addr, 8);
             }
         }
         *pa = ((ppn | ((va >> PAGE_SHIFT) & low_mask)) << PAGE_SHIFT) | (va & (PAGE_SIZE - 1));
@@ -203,6 +209,8 @@ static bool store_aligned(Hart *h, uint64_t va, unsigned size, uint64_t val)
     uint8_t *p = machine_phys_ptr(m, pa, size);
     if (p && !(pa >= m->rom_base && pa - m->rom_base < m->rom_size)) {
         memcpy(p, &val, size);
+        /* before the TLB fill below: see the rule in machine.h */
+        machine_mark_dirty(m, pa, size);
         bool code = is_code_page(m, pa), htif = is_htif_page(m, pa);
         if (code)
             machine_code_written(m, pa, size);
@@ -265,8 +273,12 @@ uint8_t *mmu_amo_ptr(Hart *h, uint64_t va, unsigned size, bool is_lr)
         fault(h, access_fault_cause(access), va);
         return NULL;
     }
-    if (!is_lr && is_code_page(m, pa))
-        machine_code_written(m, pa, size);
+    if (!is_lr) {
+        /* the caller writes through the pointer: mark the page first */
+        machine_mark_dirty(m, pa, size);
+        if (is_code_page(m, pa))
+            machine_code_written(m, pa, size);
+    }
     return m->ram + (pa - m->ram_base);
 }
 

@@ -1,0 +1,393 @@
+/* The list of in-memory snapshots: take, restore, drop, lookup by icount,
+ * the memory budget and the thinning rule.
+ *
+ * The store keeps `cur`, the page table of what RAM held at the last take
+ * or restore (the state the machine "derives from"). Since then, only
+ * pages marked in the machine's dirty bitmap can differ from it. So:
+ *  - take: for every dirty page that differs from cur, store a copy and
+ *    put it in cur; the snapshot's table is a copy of cur (chunks shared);
+ *  - restore T: a page must be rewritten when it is dirty or when T's id
+ *    differs from cur's; chunks that T and cur share are skipped whole.
+ * Both end by clearing the dirty bitmap (which also drops every store-TLB
+ * entry, see emulator/machine_state.c) and make cur a copy of the
+ * snapshot's table. */
+#include "snapshots.h"
+#include "page_store.h"
+
+#include <glib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct Snapshot {
+    int id;
+    uint64_t icount;
+    uint64_t log_pos;
+    MachineState *state;
+    PageTable *pages;
+    uint64_t pages_copied;
+    uint64_t bytes_added;
+    bool pinned;
+} Snapshot;
+
+struct SnapStore {
+    Machine *m;
+    PageStore *ps;
+    PageTable *cur;         /* RAM as of the last take/restore; NULL before */
+    Snapshot **snaps;       /* sorted by icount */
+    int n, cap;
+    int next_id;
+    uint64_t budget;
+    bool have_focus;
+    uint64_t focus;
+    uint64_t state_bytes;   /* MachineStates and tables of the snapshots */
+    SnapStats st;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t snapshot_default_budget(void)
+{
+    uint64_t kb = 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f)) {
+            unsigned long long v;
+            if (sscanf(line, "MemAvailable: %llu kB", &v) == 1) {
+                kb = v;
+                break;
+            }
+        }
+        fclose(f);
+    }
+    if (!kb)
+        return 1ull << 30;
+    return kb * 1024 / 4;
+}
+
+SnapStore *snapstore_new(Machine *m, uint64_t budget_bytes)
+{
+    SnapStore *s = g_new0(SnapStore, 1);
+    s->m = m;
+    s->ps = page_store_new();
+    s->budget = budget_bytes ? budget_bytes : snapshot_default_budget();
+    s->next_id = 1;
+    return s;
+}
+
+static uint64_t table_bytes(const PageTable *t)
+{
+    return sizeof(PageTable) + (uint64_t)t->nchunks * sizeof(PageChunk *);
+}
+
+static uint64_t snap_overhead(const Snapshot *sn)
+{
+    return sizeof(Snapshot) + machine_state_size(sn->state) + table_bytes(sn->pages);
+}
+
+static void snap_free(SnapStore *s, Snapshot *sn)
+{
+    s->state_bytes -= snap_overhead(sn);
+    page_table_free(s->ps, sn->pages);
+    machine_state_free(sn->state);
+    g_free(sn);
+}
+
+void snapstore_free(SnapStore *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->n; i++)
+        snap_free(s, s->snaps[i]);
+    g_free(s->snaps);
+    page_table_free(s->ps, s->cur);
+    page_store_free(s->ps);
+    g_free(s);
+}
+
+static uint64_t store_bytes(const SnapStore *s)
+{
+    return page_store_bytes(s->ps) + s->state_bytes +
+           (s->cur ? table_bytes(s->cur) : 0) + (uint64_t)s->cap * sizeof(Snapshot *);
+}
+
+static int index_of(const SnapStore *s, int id)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->snaps[i]->id == id)
+            return i;
+    return -1;
+}
+
+static void remove_at(SnapStore *s, int i)
+{
+    snap_free(s, s->snaps[i]);
+    memmove(&s->snaps[i], &s->snaps[i + 1], (size_t)(s->n - i - 1) * sizeof(Snapshot *));
+    s->n--;
+}
+
+/* ---- thinning ---- */
+
+/* What dropping snapshot i costs: the gap it leaves between its
+ * neighbours, divided by its distance from the focus (plus one), so that
+ * far from the focus larger gaps are accepted: kept snapshots end up
+ * spaced roughly in proportion to their distance from it. The last
+ * snapshot's gap is the one to its predecessor. */
+static double drop_cost(const SnapStore *s, int i)
+{
+    uint64_t prev = s->snaps[i - 1]->icount;
+    uint64_t next = i + 1 < s->n ? s->snaps[i + 1]->icount : s->snaps[i]->icount;
+    double gap = (double)(next - prev);
+    if (!s->have_focus)
+        return gap;
+    uint64_t c = s->snaps[i]->icount;
+    double dist = (double)(c > s->focus ? c - s->focus : s->focus - c);
+    return gap / (dist + 1.0);
+}
+
+/* Drops snapshots by the thinning rule until the store fits its budget or
+ * only undroppable ones are left (the first, pinned ones, keep_id). */
+static void enforce_budget(SnapStore *s, int keep_id)
+{
+    while (store_bytes(s) > s->budget) {
+        int best = -1;
+        double best_cost = 0;
+        for (int i = 1; i < s->n; i++) {
+            const Snapshot *sn = s->snaps[i];
+            if (sn->pinned || sn->id == keep_id)
+                continue;
+            double c = drop_cost(s, i);
+            if (best < 0 || c < best_cost) {
+                best = i;
+                best_cost = c;
+            }
+        }
+        if (best < 0)
+            return;
+        remove_at(s, best);
+        s->st.dropped++;
+    }
+}
+
+/* ---- take and restore ---- */
+
+int snapstore_take(SnapStore *s, uint64_t log_pos)
+{
+    uint64_t t0 = now_ns();
+    Machine *m = s->m;
+    uint64_t npages = machine_ram_pages(m);
+    uint64_t before = page_store_bytes(s->ps);
+    if (!s->cur)
+        s->cur = page_table_new(s->ps, npages);
+
+    /* before the first take nothing is tracked: every page is a candidate */
+    const uint64_t *dirty = machine_ram_dirty_bitmap(m);
+    uint64_t copied = 0, seen = 0;
+    uint64_t nwords = (npages + 63) / 64;
+    for (uint64_t w = 0; w < nwords; w++) {
+        uint64_t bits = dirty ? dirty[w] : ~0ull;
+        if (w == nwords - 1 && npages % 64)
+            bits &= (1ull << (npages % 64)) - 1;
+        while (bits) {
+            uint64_t pg = w * 64 + (uint64_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            seen++;
+            const uint8_t *ram = machine_ram_page(m, pg);
+            PageId old = page_table_get(s->cur, pg);
+            /* written back with the same contents (or still zero) */
+            if (memcmp(ram, page_store_data(s->ps, old), SNAP_PAGE_SIZE) == 0)
+                continue;
+            page_table_set(s->ps, s->cur, pg, page_store_put(s->ps, ram));
+            copied++;
+        }
+    }
+    machine_ram_clear_dirty(m);
+
+    Snapshot *sn = g_new0(Snapshot, 1);
+    sn->id = s->next_id++;
+    sn->icount = machine_icount(m);
+    sn->log_pos = log_pos;
+    sn->state = machine_state_save(m);
+    sn->pages = page_table_copy(s->ps, s->cur);
+    sn->pages_copied = copied;
+    s->state_bytes += snap_overhead(sn);
+    uint64_t after = page_store_bytes(s->ps);
+    sn->bytes_added = snap_overhead(sn) + (after > before ? after - before : 0);
+
+    /* insert in icount order, replacing one at the same icount */
+    int pos = 0;
+    while (pos < s->n && s->snaps[pos]->icount < sn->icount)
+        pos++;
+    if (pos < s->n && s->snaps[pos]->icount == sn->icount) {
+        sn->pinned = s->snaps[pos]->pinned;
+        snap_free(s, s->snaps[pos]);
+        s->snaps[pos] = sn;
+    } else {
+        if (s->n == s->cap) {
+            s->cap = s->cap ? 2 * s->cap : 16;
+            s->snaps = g_renew(Snapshot *, s->snaps, s->cap);
+        }
+        memmove(&s->snaps[pos + 1], &s->snaps[pos], (size_t)(s->n - pos) * sizeof(Snapshot *));
+        s->snaps[pos] = sn;
+        s->n++;
+    }
+
+    s->st.takes++;
+    s->st.last_take_pages = copied;
+    s->st.last_take_dirty = seen;
+    enforce_budget(s, sn->id);
+    s->st.last_take_ns = now_ns() - t0;
+    return sn->id;
+}
+
+bool snapstore_restore(SnapStore *s, int id, uint64_t *log_pos)
+{
+    int idx = index_of(s, id);
+    if (idx < 0)
+        return false;
+    uint64_t t0 = now_ns();
+    Machine *m = s->m;
+    const Snapshot *sn = s->snaps[idx];
+    const PageTable *t = sn->pages;
+    const uint64_t *dirty = machine_ram_dirty_bitmap(m);
+    uint64_t npages = machine_ram_pages(m);
+    uint64_t written = 0;
+
+    /* s->cur exists: a snapshot exists, so a take made it */
+    for (uint32_t c = 0; c < t->nchunks; c++) {
+        const PageChunk *tc = t->chunks[c];
+        const PageChunk *cc = s->cur->chunks[c];
+        uint64_t first = (uint64_t)c * CHUNK_PAGES;
+        uint64_t count = npages - first < CHUNK_PAGES ? npages - first : CHUNK_PAGES;
+        if (tc == cc) {
+            /* same pages: only what was written since may differ */
+            if (!dirty)
+                continue;
+            for (uint64_t w = first / 64; w < (first + count + 63) / 64; w++) {
+                uint64_t bits = dirty[w];
+                while (bits) {
+                    uint64_t pg = w * 64 + (uint64_t)__builtin_ctzll(bits);
+                    bits &= bits - 1;
+                    machine_ram_write_page(m, pg, page_store_data(s->ps, page_table_get(t, pg)));
+                    written++;
+                }
+            }
+            continue;
+        }
+        for (uint64_t j = 0; j < count; j++) {
+            uint64_t pg = first + j;
+            bool is_dirty = dirty && ((dirty[pg / 64] >> (pg % 64)) & 1);
+            if (tc->ids[j] != cc->ids[j] || is_dirty) {
+                machine_ram_write_page(m, pg, page_store_data(s->ps, tc->ids[j]));
+                written++;
+            }
+        }
+    }
+    machine_ram_clear_dirty(m);
+    page_table_free(s->ps, s->cur);
+    s->cur = page_table_copy(s->ps, t);
+    machine_state_restore(m, sn->state);
+    if (log_pos)
+        *log_pos = sn->log_pos;
+    s->st.restores++;
+    s->st.last_restore_pages = written;
+    s->st.last_restore_ns = now_ns() - t0;
+    return true;
+}
+
+bool snapstore_drop(SnapStore *s, int id)
+{
+    int idx = index_of(s, id);
+    if (idx < 0)
+        return false;
+    remove_at(s, idx);
+    return true;
+}
+
+int snapstore_find(const SnapStore *s, uint64_t icount)
+{
+    int lo = 0, hi = s->n;      /* first index with icount > the target */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (s->snaps[mid]->icount <= icount)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 ? s->snaps[lo - 1]->id : -1;
+}
+
+void snapstore_set_focus(SnapStore *s, uint64_t icount)
+{
+    s->have_focus = true;
+    s->focus = icount;
+}
+
+void snapstore_clear_focus(SnapStore *s)
+{
+    s->have_focus = false;
+}
+
+void snapstore_set_budget(SnapStore *s, uint64_t budget_bytes)
+{
+    s->budget = budget_bytes ? budget_bytes : snapshot_default_budget();
+    enforce_budget(s, -1);
+}
+
+bool snapstore_set_pinned(SnapStore *s, int id, bool pinned)
+{
+    int idx = index_of(s, id);
+    if (idx < 0)
+        return false;
+    s->snaps[idx]->pinned = pinned;
+    return true;
+}
+
+/* ---- listing ---- */
+
+int snapstore_count(const SnapStore *s)
+{
+    return s->n;
+}
+
+static void fill_info(const Snapshot *sn, SnapInfo *info)
+{
+    info->id = sn->id;
+    info->icount = sn->icount;
+    info->log_pos = sn->log_pos;
+    info->pages_copied = sn->pages_copied;
+    info->bytes = sn->bytes_added;
+    info->pinned = sn->pinned;
+}
+
+bool snapstore_info(const SnapStore *s, int index, SnapInfo *info)
+{
+    if (index < 0 || index >= s->n)
+        return false;
+    fill_info(s->snaps[index], info);
+    return true;
+}
+
+bool snapstore_get(const SnapStore *s, int id, SnapInfo *info)
+{
+    int idx = index_of(s, id);
+    if (idx < 0)
+        return false;
+    fill_info(s->snaps[idx], info);
+    return true;
+}
+
+void snapstore_stats(const SnapStore *s, SnapStats *st)
+{
+    *st = s->st;
+    st->count = s->n;
+    st->bytes = store_bytes(s);
+    st->budget = s->budget;
+    st->pages_held = page_store_pages(s->ps);
+}

@@ -3,6 +3,7 @@
 #include "emulator.h"
 #include "gdbstub.h"
 #include "monitor.h"
+#include "replay.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -10,8 +11,22 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define EXIT_USAGE 2
+#define EXIT_DIVERGED 1     /* replay: a check event did not match */
+#define EXIT_LOG_DAMAGED 3  /* replay: the log ends early (truncated/corrupt) */
+
+/* Record/replay for this run: `rewind record`, `rewind replay` or
+ * -icount ...,rr=record|replay,rrfile=F (see docs/record-replay.md). */
+static struct {
+    int mode;               /* 0, REPLAY_MODE_RECORD or REPLAY_MODE_REPLAY */
+    char *bundle;           /* the bundle directory */
+    BundleOptions opts;
+    ReplaySession *rs;
+    Bundle *b;              /* replaying: the manifest */
+    bool quit;              /* the run ended by a request from outside */
+} rr = { .opts.snapshot_count = -1 };
 
 static void usage_error(const char *fmt, ...)
 {
@@ -28,6 +43,9 @@ static void print_usage(FILE *f)
 {
     fprintf(f,
             "usage: rewind run [options]\n"
+            "       rewind record -o BUNDLE [record options] [options]\n"
+            "       rewind replay BUNDLE [-gdb DEV] [-s] [-S] [-serial ...] [-monitor ...]\n"
+            "       rewind info BUNDLE\n"
             "\n"
             "Runs a RISC-V virt machine (QEMU's option names and meanings):\n"
             "  -machine virt        the board (the only one)\n"
@@ -42,6 +60,9 @@ static void print_usage(FILE *f)
             "  -monitor stdio|unix:PATH|none   the monitor console (QEMU's HMP commands;\n"
             "                       connect to unix:PATH with socat - UNIX-CONNECT:PATH)\n"
             "  -icount shift=N      one instruction is 2^N ns of virtual time (default 0)\n"
+            "  -icount shift=N,rr=record|replay,rrfile=FILE[,rrsnapshot=NAME][,rrsnapmode=\n"
+            "          initial|periodic][,rrsnaptime=SECS][,rrsnapcount=N]\n"
+            "                       QEMU's record/replay: the bundle is FILE.bundle\n"
             "  -dumpdtb FILE        write the generated device tree and exit\n"
             "  -nographic           accepted (there is no other mode)\n"
             "  -report-icount       at exit, print the number of instructions run (stderr)\n"
@@ -51,7 +72,17 @@ static void print_usage(FILE *f)
             "  -S                   do not start the CPUs (until GDB or the monitor continues)\n"
             "\n"
             "Console: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A c switches to the\n"
-            "monitor and back when they share the terminal.\n",
+            "monitor and back when they share the terminal.\n"
+            "\n"
+            "Record options (rewind record; see docs/record-replay.md):\n"
+            "  -o BUNDLE            the bundle directory to write (created)\n"
+            "  --check-every N      instructions between state checks (default 2^28)\n"
+            "  --snapshot-every N   instructions between snapshots (100M = 10^8)\n"
+            "  --snapshot-time SECS host seconds between snapshots\n"
+            "  --snapshot-count N   keep the last N snapshots (0: all)\n"
+            "  --snapshot-mem SIZE  memory budget of the snapshots\n"
+            "  (snapshot options are stored in the manifest; they take effect when\n"
+            "  snapshots land)\n",
             REWIND_MAX_HARTS);
 }
 
@@ -92,12 +123,62 @@ static bool parse_int(const char *s, long min, long max, long *out)
     return true;
 }
 
+/* rrfile=FILE: the bundle is the directory FILE.bundle (FILE itself when
+ * it already ends in .bundle or is a directory). */
+static char *bundle_for_rrfile(const char *file)
+{
+    if (g_str_has_suffix(file, ".bundle") || g_file_test(file, G_FILE_TEST_IS_DIR))
+        return g_strdup(file);
+    return g_strdup_printf("%s.bundle", file);
+}
+
+/* QEMU's record/replay keys of -icount; false if p is not one. */
+static bool parse_icount_rr(const char *p)
+{
+    long v;
+    if (g_str_has_prefix(p, "rr=")) {
+        if (!strcmp(p + 3, "record"))
+            rr.mode = REPLAY_MODE_RECORD;
+        else if (!strcmp(p + 3, "replay"))
+            rr.mode = REPLAY_MODE_REPLAY;
+        else if (!strcmp(p + 3, "off"))
+            rr.mode = 0;
+        else
+            usage_error("-icount: rr must be record, replay or off, not '%s'", p + 3);
+    } else if (g_str_has_prefix(p, "rrfile=") && p[7]) {
+        g_free(rr.bundle);
+        rr.bundle = bundle_for_rrfile(p + 7);
+    } else if (g_str_has_prefix(p, "rrsnapshot=") && p[11]) {
+        rr.opts.rrsnapshot = g_strdup(p + 11);
+    } else if (g_str_has_prefix(p, "rrsnapmode=")) {
+        if (strcmp(p + 11, "initial") != 0 && strcmp(p + 11, "periodic") != 0)
+            usage_error("-icount: rrsnapmode must be initial or periodic, not '%s'", p + 11);
+        rr.opts.rrsnapmode = g_strdup(p + 11);
+    } else if (g_str_has_prefix(p, "rrsnaptime=")) {
+        if (!parse_int(p + 11, 0, 1000000000, &v))
+            usage_error("-icount: rrsnaptime must be a number of seconds, not '%s'", p + 11);
+        if (v == 0)
+            usage_error("-icount: rrsnaptime=0 is not allowed (snapshots need a period of at "
+                        "least 1 second)");
+        rr.opts.snapshot_time = (uint64_t)v;
+    } else if (g_str_has_prefix(p, "rrsnapcount=")) {
+        if (!parse_int(p + 12, 0, 1000000000, &v))
+            usage_error("-icount: rrsnapcount must be 0 or more, not '%s'", p + 12);
+        rr.opts.snapshot_count = v;
+    } else {
+        return false;
+    }
+    return true;
+}
+
 static void parse_icount(const char *arg, MachineConfig *cfg)
 {
     gchar **parts = g_strsplit(arg, ",", -1);
     for (int i = 0; parts[i]; i++) {
         const char *p = parts[i];
         long v;
+        if (parse_icount_rr(p))
+            continue;
         if (g_str_has_prefix(p, "shift="))
             p += 6;
         else if (strchr(p, '='))
@@ -230,6 +311,147 @@ static void parse_machine_options(int argc, char **argv, MachineConfig *cfg, Run
     }
 }
 
+/* ---- record/replay around the run loop ---- */
+
+static char *bundle_events_path(void)
+{
+    return g_build_filename(rr.bundle, BUNDLE_EVENTS, NULL);
+}
+
+/* Before the machine exists: opens the session and settles the
+ * configuration (replaying: the manifest's, keeping the session's serial).
+ * Returns -1 to go on, else the exit status. */
+static int rr_before_machine(MachineConfig *cfg, const RunOptions *ro)
+{
+    char err[1024];
+    if (!rr.mode)
+        return -1;
+    if (!rr.bundle)
+        usage_error("record/replay needs a bundle (rewind record -o DIR, or -icount "
+                    "rr=...,rrfile=FILE)");
+    if (rr.mode == REPLAY_MODE_RECORD) {
+        if (ro->gdb)
+            usage_error("-gdb is not supported while recording (record, then debug the "
+                        "replay: rewind replay BUNDLE -gdb ...)");
+        if (g_mkdir_with_parents(rr.bundle, 0777) != 0) {
+            fprintf(stderr, "rewind: %s: %s\n", rr.bundle, g_strerror(errno));
+            return EXIT_USAGE;
+        }
+        char *ev = bundle_events_path();
+        rr.rs = replay_session_record(ev, rr.opts.check_every, err, sizeof err);
+        g_free(ev);
+        if (!rr.rs || !replay_clock_rtc_start(rr.rs, &cfg->rtc_start_ns, err, sizeof err)) {
+            fprintf(stderr, "rewind: %s\n", err);
+            return EXIT_USAGE;
+        }
+        return -1;
+    }
+    rr.b = bundle_open(rr.bundle, err, sizeof err);
+    if (!rr.b || !bundle_verify_inputs(rr.b, err, sizeof err)) {
+        fprintf(stderr, "rewind: %s\n", err);
+        return EXIT_USAGE;
+    }
+    SerialKind serial = cfg->serial;
+    const char *serial_path = cfg->serial_path;
+    const char *dumpdtb = cfg->dumpdtb;
+    *cfg = rr.b->cfg;
+    cfg->serial = serial;
+    cfg->serial_path = serial_path;
+    cfg->dumpdtb = dumpdtb;
+    rr.rs = replay_session_replay(rr.b->events_path, err, sizeof err);
+    if (!rr.rs) {
+        fprintf(stderr, "rewind: %s\n", err);
+        return EXIT_USAGE;
+    }
+    uint64_t ns;
+    if (replay_clock_rtc_start(rr.rs, &ns, err, sizeof err))
+        cfg->rtc_start_ns = ns;     /* the log's value (the manifest has it too) */
+    return -1;
+}
+
+/* After the machine was built: the recording's manifest (the input files
+ * loaded fine, hash them now), and the session's hooks. Returns -1 to go
+ * on, else the exit status. */
+static int rr_after_machine(Machine *m, const MachineConfig *cfg, Monitor *mon);
+
+/* Record/replay's side of the monitor's system_reset. */
+static bool rr_reset_hook(void *opaque, char *err, size_t errlen)
+{
+    return replay_request_reset(rr.rs, opaque, err, errlen);
+}
+
+/* The user ended the run (Ctrl-A x, monitor quit). */
+static void rr_quit(Machine *m)
+{
+    rr.quit = true;
+    if (rr.rs)
+        replay_request_quit(rr.rs, m, machine_exit_code(m));
+}
+
+static int rr_after_machine(Machine *m, const MachineConfig *cfg, Monitor *mon)
+{
+    char err[1024];
+    if (!rr.rs)
+        return -1;
+    if (rr.mode == REPLAY_MODE_RECORD &&
+        !bundle_create(rr.bundle, cfg, &rr.opts, err, sizeof err)) {
+        fprintf(stderr, "rewind: %s\n", err);
+        return EXIT_USAGE;
+    }
+    replay_session_attach(rr.rs, m);
+    monitor_set_reset_hook(mon, rr_reset_hook, m);
+    return -1;
+}
+
+/* After the run: closes the recording, or says how the replay ended.
+ * Returns the exit status. */
+static int rr_finish(Machine *m, int code, bool guest_exited)
+{
+    char err[1024];
+    if (!rr.rs)
+        return code;
+    if (rr.mode == REPLAY_MODE_RECORD) {
+        bool ok = replay_session_finish(rr.rs, m, err, sizeof err);
+        if (!ok)
+            fprintf(stderr, "rewind: recording %s: %s\n", rr.bundle, err);
+        char *ev = bundle_events_path();
+        struct stat st;
+        uint64_t bytes = stat(ev, &st) == 0 ? (uint64_t)st.st_size : 0;
+        g_free(ev);
+        if (!bundle_finish(rr.bundle, machine_icount(m), code, guest_exited && !rr.quit, bytes,
+                           err, sizeof err)) {
+            fprintf(stderr, "rewind: %s\n", err);
+            ok = false;
+        }
+        replay_session_free(rr.rs);
+        rr.rs = NULL;
+        return ok ? code : 1;
+    }
+    int status = 0;
+    if (replay_session_diverged(rr.rs)) {
+        fprintf(stderr, "rewind: %s\n", replay_session_message(rr.rs));
+        status = EXIT_DIVERGED;
+    } else if (replay_session_ended(rr.rs) || guest_exited) {
+        if (replay_session_log_damaged(rr.rs)) {
+            fprintf(stderr, "replay: %s\n", replay_session_message(rr.rs));
+            status = EXIT_LOG_DAMAGED;
+        } else if (guest_exited) {
+            status = machine_exit_code(m);
+        } else {
+            replay_session_quit_requested(rr.rs, &status);
+        }
+        fprintf(stderr, "replay: end of recording at icount %" PRIu64 "\n", machine_icount(m));
+    } else {
+        fprintf(stderr, "replay: stopped at icount %" PRIu64 " before the end of the recording\n",
+                machine_icount(m));
+    }
+    replay_session_free(rr.rs);
+    rr.rs = NULL;
+    bundle_free(rr.b);
+    rr.b = NULL;
+    return status;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     MachineConfig cfg;
@@ -248,10 +470,14 @@ static int cmd_run(int argc, char **argv)
         ro.monitor = "stdio";
     if (ro.start_stopped && !ro.gdb && !ro.monitor)
         usage_error("-S needs -gdb DEV, -s or -monitor DEV (something to start the CPUs)");
+    int rc = rr_before_machine(&cfg, &ro);
+    if (rc >= 0)
+        return rc;
 
     Machine *m = machine_new(&cfg, err, sizeof(err));
     if (!m) {
         fprintf(stderr, "rewind: %s\n", err);
+        replay_session_free(rr.rs);
         return EXIT_USAGE;
     }
     if (cfg.dumpdtb) {
@@ -285,29 +511,50 @@ static int cmd_run(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    rc = rr_after_machine(m, &cfg, mon);
+    if (rc >= 0) {
+        gdbstub_free(stub);
+        monitor_free(mon);
+        replay_session_free(rr.rs);
+        machine_free(m);
+        return rc;
+    }
     if (stub) {
+        gdbstub_set_replay(stub, rr.rs);
         int code = gdbstub_run(stub, ro.start_stopped);
         gdbstub_free(stub);
         monitor_free(mon);
+        code = rr_finish(m, code, false);
         machine_free(m);
         return code;
     }
+    bool guest_exited = false;
     for (;;) {
-        if (monitor_quit_requested(mon))
+        if (monitor_quit_requested(mon)) {
+            rr_quit(m);
             break;
+        }
         if (monitor_paused(mon)) {
             /* stopped by -S or the monitor's stop: only the consoles run */
-            if (console_poll(m))
+            if (console_poll(m)) {
+                rr_quit(m);
                 break;
+            }
             monitor_poll(mon, 20);
             continue;
         }
-        RunResult r = machine_run(m, 1u << 20);
-        if (r == RUN_EXIT)
+        RunResult r = rr.rs ? replay_run(rr.rs, m, 1u << 20) : machine_run(m, 1u << 20);
+        if (r == RUN_EXIT || r == RUN_REPLAY_END || r == RUN_REPLAY_DIVERGED) {
+            guest_exited = r == RUN_EXIT;
             break;
-        if (console_poll(m))
+        }
+        if (console_poll(m)) {
+            rr_quit(m);
             break;
+        }
         monitor_poll(mon, 0);
+        if (rr.rs)
+            replay_session_flush(rr.rs, m);
         /* sleep only if the input just delivered woke nobody */
         if (r == RUN_IDLE && !machine_can_progress(m))
             console_wait(m, ro.monitor ? 20 : 100);
@@ -317,8 +564,179 @@ static int cmd_run(int argc, char **argv)
     if (ro.report_icount)
         fprintf(stderr, "rewind: exit status %d after %" PRIu64 " instructions\n", code,
                 machine_icount(m));
+    code = rr_finish(m, code, guest_exited);
     machine_free(m);
     return code;
+}
+
+/* An instruction count: a number with an optional k/M/G/T suffix
+ * (decimal: 100M = 10^8). */
+static bool parse_count(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s || s[0] == '-')
+        return false;
+    uint64_t unit = 1;
+    if (*end) {
+        switch (*end) {
+        case 'k': case 'K': unit = 1000ull; break;
+        case 'm': case 'M': unit = 1000000ull; break;
+        case 'g': case 'G': unit = 1000000000ull; break;
+        case 't': case 'T': unit = 1000000000000ull; break;
+        default: return false;
+        }
+        if (end[1])
+            return false;
+    }
+    if (v > UINT64_MAX / unit)
+        return false;
+    *out = (uint64_t)v * unit;
+    return *out > 0;
+}
+
+static int cmd_record(int argc, char **argv)
+{
+    GPtrArray *rest = g_ptr_array_new();
+    for (int i = 0; i < argc; i++) {
+        const char *o = argv[i];
+        long v;
+#define RARG()                                                                  \
+    ({                                                                          \
+        if (i + 1 >= argc)                                                      \
+            usage_error("option %s needs an argument", o);                    \
+        argv[++i];                                                              \
+    })
+        if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
+            g_free(rr.bundle);
+            rr.bundle = g_strdup(RARG());
+        } else if (!strcmp(o, "--check-every")) {
+            const char *a = RARG();
+            if (!parse_count(a, &rr.opts.check_every))
+                usage_error("--check-every: invalid instruction count '%s'", a);
+        } else if (!strcmp(o, "--snapshot-every")) {
+            const char *a = RARG();
+            if (!parse_count(a, &rr.opts.snapshot_every))
+                usage_error("--snapshot-every: invalid instruction count '%s'", a);
+        } else if (!strcmp(o, "--snapshot-time")) {
+            const char *a = RARG();
+            if (!parse_int(a, 1, 1000000000, &v))
+                usage_error("--snapshot-time: must be a number of seconds, at least 1, not '%s'",
+                            a);
+            rr.opts.snapshot_time = (uint64_t)v;
+        } else if (!strcmp(o, "--snapshot-count")) {
+            const char *a = RARG();
+            if (!parse_int(a, 0, 1000000000, &v))
+                usage_error("--snapshot-count: must be 0 or more, not '%s'", a);
+            rr.opts.snapshot_count = v;
+        } else if (!strcmp(o, "--snapshot-mem")) {
+            const char *a = RARG();
+            if (!parse_size(a, &rr.opts.snapshot_mem))
+                usage_error("--snapshot-mem: invalid size '%s'", a);
+        } else if (!strcmp(o, "-help") || !strcmp(o, "--help") || !strcmp(o, "-h")) {
+            print_usage(stdout);
+            g_ptr_array_free(rest, TRUE);
+            return 0;
+        } else {
+            g_ptr_array_add(rest, argv[i]);
+        }
+#undef RARG
+    }
+    if (!rr.bundle)
+        usage_error("record: -o BUNDLE is required (the directory to write)");
+    rr.mode = REPLAY_MODE_RECORD;
+    int n = (int)rest->len;
+    g_ptr_array_add(rest, NULL);
+    int code = cmd_run(n, (char **)rest->pdata);
+    g_ptr_array_free(rest, TRUE);
+    return code;
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+    GPtrArray *rest = g_ptr_array_new();
+    const char *bundle = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *o = argv[i][0] == '-' && argv[i][1] == '-' ? argv[i] + 1 : argv[i];
+        if (!strcmp(o, "-help") || !strcmp(o, "-h")) {
+            print_usage(stdout);
+            g_ptr_array_free(rest, TRUE);
+            return 0;
+        }
+        if (!strcmp(o, "-gdb") || !strcmp(o, "-serial") || !strcmp(o, "-monitor") ||
+            !strcmp(o, "-display")) {
+            g_ptr_array_add(rest, argv[i]);
+            if (i + 1 < argc)
+                g_ptr_array_add(rest, argv[++i]);
+        } else if (!strcmp(o, "-s") || !strcmp(o, "-S") || !strcmp(o, "-nographic") ||
+                   !strcmp(o, "-report-icount")) {
+            g_ptr_array_add(rest, argv[i]);
+        } else if (o[0] == '-') {
+            usage_error("replay: '%s' is not a replay option (the bundle holds the machine's "
+                        "options; replay takes -gdb, -s, -S, -serial, -monitor)", argv[i]);
+        } else if (bundle) {
+            usage_error("replay: one bundle only ('%s' and '%s')", bundle, argv[i]);
+        } else {
+            bundle = argv[i];
+        }
+    }
+    if (!bundle)
+        usage_error("replay: which bundle? (rewind replay BUNDLE)");
+    rr.mode = REPLAY_MODE_REPLAY;
+    rr.bundle = g_strdup(bundle);
+    int n = (int)rest->len;
+    g_ptr_array_add(rest, NULL);
+    int code = cmd_run(n, (char **)rest->pdata);
+    g_ptr_array_free(rest, TRUE);
+    return code;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    char err[1024];
+    if (argc != 1)
+        usage_error("info: usage: rewind info BUNDLE");
+    Bundle *b = bundle_open(argv[0], err, sizeof err);
+    if (!b) {
+        fprintf(stderr, "rewind: %s\n", err);
+        return EXIT_USAGE;
+    }
+    bundle_print_summary(b, stdout);
+    printf("inputs:       %s\n", bundle_verify_inputs(b, err, sizeof err) ? "unchanged" : err);
+    RLogReader *r = rlog_reader_open(b->events_path, err, sizeof err);
+    if (!r) {
+        printf("log:          %s\n", err);
+        bundle_free(b);
+        return 0;
+    }
+    uint64_t counts[256] = { 0 }, total = 0, first = 0;
+    RLogEvent ev;
+    RLogNext n;
+    while ((n = rlog_reader_next(r, &ev, err, sizeof err)) == RLOG_NEXT_EVENT) {
+        if (!total)
+            first = ev.icount;
+        counts[ev.type]++;
+        total++;
+    }
+    printf("log:          %s, %" PRIu64 " bytes, check every %" PRIu64 " instructions\n",
+           b->events_path, rlog_reader_file_size(r), rlog_reader_check_period(r));
+    printf("events:       %" PRIu64, total);
+    const char *sep = " (";
+    for (int t = 0; t < 256; t++) {
+        if (counts[t]) {
+            printf("%s%s %" PRIu64, sep, rlog_event_name((uint8_t)t), counts[t]);
+            sep = ", ";
+        }
+    }
+    printf("%s\n", total ? ")" : "");
+    printf("icounts:      %" PRIu64 " .. %" PRIu64 " (%s)\n", first, rlog_reader_valid_icount(r),
+           n == RLOG_NEXT_END ? "end of recording" : "log damaged");
+    if (n == RLOG_NEXT_BROKEN)
+        printf("damage:       %s\n", err);
+    rlog_reader_close(r);
+    bundle_free(b);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -330,6 +748,12 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 2, argv + 2);
+    if (!strcmp(cmd, "record"))
+        return cmd_record(argc - 2, argv + 2);
+    if (!strcmp(cmd, "replay"))
+        return cmd_replay(argc - 2, argv + 2);
+    if (!strcmp(cmd, "info"))
+        return cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("rewind %s\n", REWIND_VERSION);
         return 0;

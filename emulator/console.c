@@ -39,6 +39,45 @@ typedef struct Console {
 
 static Console con;
 
+/* record/replay (console_set_input_hook, console_set_input_from_log) */
+static struct {
+    void (*hook)(void *opaque, Machine *m, uint8_t byte);
+    void *opaque;
+    bool from_log;
+} rr;
+
+void console_set_input_hook(void (*fn)(void *opaque, Machine *m, uint8_t byte), void *opaque)
+{
+    rr.hook = fn;
+    rr.opaque = opaque;
+}
+
+void console_set_input_from_log(bool from_log)
+{
+    rr.from_log = from_log;
+    if (from_log && con.attached && !con.in_tty)
+        con.in_enabled = false;
+}
+
+bool machine_console_push(Machine *m, uint8_t byte)
+{
+    if (!m->uart || !uart_rx_ready(m->uart))
+        return false;
+    uart_rx_push(m->uart, byte);
+    return true;
+}
+
+/* A byte for the guest from the host: logged when recording, dropped when
+ * replaying (the guest's input then comes from the log). */
+static void push_input(Machine *m, uint8_t c)
+{
+    if (rr.from_log)
+        return;
+    uart_rx_push(m->uart, c);
+    if (rr.hook)
+        rr.hook(rr.opaque, m, c);
+}
+
 /* -serial mon:stdio: the monitor's hook, and who has the terminal */
 static struct {
     void (*to_monitor)(void *opaque, const uint8_t *rest, size_t n);
@@ -167,8 +206,9 @@ void console_attach(Machine *m)
     case SERIAL_STDIO:
         con.out = stdout;
         con.out_tty = isatty(STDOUT_FILENO);
-        con.in_enabled = true;
         con.in_tty = isatty(STDIN_FILENO);
+        /* replaying: a pipe is not read at all, a terminal for Ctrl-A keys */
+        con.in_enabled = !rr.from_log || con.in_tty;
         if (con.in_tty)
             enter_raw_mode();
         break;
@@ -223,12 +263,12 @@ bool console_poll(Machine *m)
             break;
         /* escape keys are taken even when the UART is full */
         uint8_t c = con.buf[con.buf_pos];
-        if (!uart_rx_ready(m->uart) &&
+        if (!rr.from_log && !uart_rx_ready(m->uart) &&
             (!con.in_tty || (con.escape ? c == CTRL_A : c != CTRL_A)))
             break;
         con.buf_pos++;
         if (!con.in_tty) {
-            uart_rx_push(m->uart, c);
+            push_input(m, c);
             continue;
         }
         if (con.escape) {
@@ -240,7 +280,7 @@ bool console_poll(Machine *m)
                 return true;
             }
             if (c == CTRL_A) {
-                uart_rx_push(m->uart, CTRL_A);
+                push_input(m, CTRL_A);
             } else if ((c == 'c' || c == 'C') && mux.to_monitor) {
                 mux.monitor_focus = true;
                 size_t n = con.buf_len - con.buf_pos;
@@ -258,7 +298,7 @@ bool console_poll(Machine *m)
             con.escape = true;
             continue;
         }
-        uart_rx_push(m->uart, c);
+        push_input(m, c);
     }
     return false;
 }

@@ -9,6 +9,7 @@
  * a breakpoint (machine_run stops in front of it), Ctrl-C, or the guest's
  * exit, which is reported as W<code>. */
 #include "stub_internal.h"
+#include "replay.h"
 
 #include <poll.h>
 #include <stdio.h>
@@ -60,6 +61,11 @@ void gdbstub_set_monitor(GdbStub *s, Monitor *mon)
 }
 
 /* Serves the monitor's console between chunks and while stopped. */
+void gdbstub_set_replay(GdbStub *s, ReplaySession *rs)
+{
+    s->replay = rs;
+}
+
 static void poll_monitor(GdbStub *s)
 {
     if (s->mon)
@@ -112,15 +118,19 @@ typedef enum StopWhy {
     STOP_WATCHPOINT,
     STOP_EXIT,
     STOP_QUIT,          /* console Ctrl-A x */
+    STOP_REPLAY_END,    /* replay: the end of the log (or a divergence) */
 } StopWhy;
 
 /* Runs the machine until something stops it. */
 static StopWhy run_machine(GdbStub *s)
 {
     for (;;) {
-        RunResult r = machine_run(s->m, RUN_CHUNK);
+        RunResult r = s->replay ? replay_run(s->replay, s->m, RUN_CHUNK)
+                                : machine_run(s->m, RUN_CHUNK);
         if (r == RUN_EXIT)
             return STOP_EXIT;
+        if (r == RUN_REPLAY_END || r == RUN_REPLAY_DIVERGED)
+            return STOP_REPLAY_END;
         if (r == RUN_BREAKPOINT)
             return STOP_BREAKPOINT;
         if (r == RUN_WATCHPOINT)
@@ -154,6 +164,11 @@ static void report_stop(GdbStub *s, StopWhy why)
         gdb_send_watch_stop(s, hart, type, addr);
     } else if (why == STOP_DEBUGGER) {
         gdb_send_stop(s, s->g_hart > 0 ? s->g_hart : 0, SIG_INT, -1);
+    } else if (why == STOP_REPLAY_END) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "T%02xthread:%x;replaylog:end;", SIG_TRAP,
+                 (s->g_hart > 0 ? s->g_hart : 0) + 1);
+        rsp_send_str(&s->rsp, buf);
     }
 }
 
@@ -239,6 +254,11 @@ int gdbstub_run(GdbStub *s, bool start_stopped)
         if (k == RESUME_KILL)
             break;
         if (k == RESUME_STEP) {
+            /* replay: apply the events due here first; none past the end */
+            if (s->replay && replay_apply_due(s->replay, s->m) != RUN_BUDGET) {
+                report_stop(s, STOP_REPLAY_END);
+                continue;
+            }
             RunResult r = machine_step_hart(s->m, s->step_hart);
             if (r == RUN_EXIT) {
                 report_exit(s);

@@ -34,4 +34,10 @@ const char *gdbstub_address(const GdbStub *s);
 typedef struct Monitor Monitor;
 void gdbstub_set_monitor(GdbStub *s, Monitor *mon);
 
+/* Record/replay (replay/replay.h): the machine runs through replay_run, so
+ * that the recording's events are applied at their icounts; the end of the
+ * log stops the machine with the replaylog:end stop reason. NULL: none. */
+typedef struct ReplaySession ReplaySession;
+void gdbstub_set_replay(GdbStub *s, ReplaySession *rs);
+
 #endif

@@ -68,7 +68,15 @@ struct Monitor {
     bool focus;                 /* mux: the monitor has the terminal */
     bool rl_installed;
     bool escape;                /* mux: Ctrl-A seen */
+    MonitorResetHook reset_hook;    /* record/replay */
+    void *reset_hook_opaque;
 };
+
+void monitor_set_reset_hook(Monitor *mon, MonitorResetHook fn, void *opaque)
+{
+    mon->reset_hook = fn;
+    mon->reset_hook_opaque = opaque;
+}
 
 /* ---- output ---- */
 
@@ -622,7 +630,9 @@ static void cmd_system_reset(Ctx *c, const char *args)
     (void)args;
     char err[256];
     /* as in QEMU: the machine stays running or paused as it was */
-    if (!machine_reset(c->m, err, sizeof(err)))
+    if (c->mon->reset_hook && !c->mon->reset_hook(c->mon->reset_hook_opaque, err, sizeof(err)))
+        mon_printf(c, "system_reset: %s\n", err);
+    else if (!machine_reset(c->m, err, sizeof(err)))
         mon_printf(c, "system_reset: %s\n", err);
 }
 

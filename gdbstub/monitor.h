@@ -52,4 +52,10 @@ void monitor_set_paused(Monitor *mon, bool paused);
 /* `quit` was given: the session ends. */
 bool monitor_quit_requested(const Monitor *mon);
 
+/* Record/replay: fn runs before system_reset resets the machine (recording
+ * logs the request); when it returns false the reset is refused with its
+ * one-line message (replaying: the machine follows the recording). */
+typedef bool (*MonitorResetHook)(void *opaque, char *err, size_t errlen);
+void monitor_set_reset_hook(Monitor *mon, MonitorResetHook fn, void *opaque);
+
 #endif

@@ -78,6 +78,7 @@ struct GdbStub {
     Monitor *mon;           /* monitor commands (qRcmd), created on first use */
     bool mon_owned;         /* created here, not by gdbstub_set_monitor */
     bool phys_mem;          /* m/M/X use physical addresses (gdb_phys) */
+    ReplaySession *replay;  /* replaying a recording (gdbstub_set_replay) */
 };
 
 /* ---- packet handlers (gdb_packets.c) ---- */

@@ -16,6 +16,8 @@
 #ifndef REWIND_REPLAY_H
 #define REWIND_REPLAY_H
 
+#include "emulator.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -207,5 +209,165 @@ size_t rlog_uvarint_put(uint8_t *p, uint64_t v);
  * truncated, longer than 10 bytes, overflows 64 bits or is not in its
  * shortest form. */
 size_t rlog_uvarint_get(const uint8_t *p, size_t avail, uint64_t *v);
+
+/* ---- Record/replay sessions (replay_session.c and the sources) ---------
+ *
+ * A session drives a machine in record or replay mode. The run loops
+ * (rewind.c, the GDB stub) call replay_run instead of machine_run.
+ *
+ * Recording: replay_run runs the machine and writes a check event at every
+ * multiple of the check period and an idle event where every hart waits on
+ * the host; console bytes (through console.c's input hook), the RTC start
+ * time and requests from outside are logged with the icount at which the
+ * guest sees them.
+ * Replaying: replay_run runs the machine exactly up to each event's icount
+ * and applies it there; it stops at the end of the log (RUN_REPLAY_END) or
+ * at a check that does not match (RUN_REPLAY_DIVERGED). Console input then
+ * comes from the log only.
+ *
+ * Event payloads (little-endian):
+ *   char    (0x10): the input bytes, in the order the UART received them
+ *   clock   (0x11): 1 byte clock id (0 = RTC start time), 8 bytes ns since
+ *                   the Unix epoch; logged at icount 0
+ *   idle    (0x12): empty; every hart waited for host input here
+ *   request (0x13): 1 byte kind (REPLAY_REQ_*), then a varint argument (the
+ *                   exit status for quit, 0 for reset)
+ *   check   (0x01): machine_state_hash() at that icount
+ */
+
+typedef enum ReplayMode {
+    REPLAY_MODE_RECORD = 1,
+    REPLAY_MODE_REPLAY = 2,
+} ReplayMode;
+
+enum {
+    REPLAY_REQ_QUIT  = 1,   /* Ctrl-A x, monitor quit: the recording ends */
+    REPLAY_REQ_RESET = 2,   /* monitor system_reset */
+};
+
+enum { REPLAY_CLOCK_RTC_START = 0 };
+
+typedef struct ReplaySession ReplaySession;
+
+/* Recording to log_path (created or truncated). check_period: instructions
+ * between check events, 0 for RLOG_DEFAULT_CHECK_PERIOD. */
+ReplaySession *replay_session_record(const char *log_path, uint64_t check_period,
+                                     char *err, size_t errlen);
+/* Replaying log_path. */
+ReplaySession *replay_session_replay(const char *log_path, char *err, size_t errlen);
+ReplayMode replay_session_mode(const ReplaySession *s);
+
+/* Connects the session to the machine's host console: recording logs every
+ * byte console_poll gives the guest; replaying makes console_poll leave the
+ * guest's input alone. Call after console_attach. Replaying, also applies
+ * the events logged at icount 0 (so do it before the first run). */
+void replay_session_attach(ReplaySession *s, Machine *m);
+
+/* Runs at most max_steps instructions as machine_run does, honouring the
+ * session: returns RUN_BUDGET, RUN_EXIT, RUN_IDLE (recording only),
+ * RUN_BREAKPOINT, RUN_WATCHPOINT, and when replaying RUN_REPLAY_END (the
+ * log ends at the current icount; replay_session_message says how) or
+ * RUN_REPLAY_DIVERGED (the message says where). Returns at once with the
+ * same code when called again at the end. */
+RunResult replay_run(ReplaySession *s, Machine *m, uint64_t max_steps);
+
+/* Replaying: applies the events due at the current icount (for a debugger
+ * about to step one instruction). Returns RUN_BUDGET when the machine may
+ * go on, or RUN_REPLAY_END / RUN_REPLAY_DIVERGED. Recording: RUN_BUDGET. */
+RunResult replay_apply_due(ReplaySession *s, Machine *m);
+
+/* Replaying: true once the end of the log (or a divergence) was reached;
+ * the icount where the log ends (valid once the end was seen; before, the
+ * icount of the last event read); the one-line message for the stop:
+ * "end of recording at icount N", the reader's message for a damaged log,
+ * or the divergence. NULL while nothing stopped the replay. */
+bool replay_session_ended(const ReplaySession *s);
+bool replay_session_log_damaged(const ReplaySession *s);
+bool replay_session_diverged(const ReplaySession *s);
+uint64_t replay_session_end_icount(const ReplaySession *s);
+const char *replay_session_message(const ReplaySession *s);
+/* Replaying: the recording ended by a quit request (its exit status in
+ * *code) rather than by the guest. */
+bool replay_session_quit_requested(const ReplaySession *s, int *code);
+
+/* Recording: write the events buffered so far to the file (the recorder
+ * calls it about once a second while input comes, so that a killed
+ * recording loses little). */
+void replay_session_flush(ReplaySession *s, Machine *m);
+
+/* Recording: logs a final check and the end of the log at the machine's
+ * icount and closes the file. Replaying: nothing. */
+bool replay_session_finish(ReplaySession *s, Machine *m, char *err, size_t errlen);
+void replay_session_free(ReplaySession *s);
+
+/* Events read or written, by type (for `rewind info`, tests). */
+uint64_t replay_session_event_count(const ReplaySession *s, uint8_t type);
+
+/* replay_clock.c: the RTC's start time (MachineConfig.rtc_start_ns).
+ * Recording: reads the host wall clock once and logs it at icount 0.
+ * Replaying: the logged value (0 with a message if the log has none). */
+bool replay_clock_rtc_start(ReplaySession *s, uint64_t *ns, char *err, size_t errlen);
+
+/* replay_request.c: requests from outside the machine, recording only
+ * (replaying they come from the log). quit: the user ended the session
+ * (Ctrl-A x, monitor quit); reset: monitor system_reset, about to be done
+ * at the current icount. A replaying session refuses reset (false with a
+ * message) and ignores quit. */
+void replay_request_quit(ReplaySession *s, Machine *m, int code);
+bool replay_request_reset(ReplaySession *s, Machine *m, char *err, size_t errlen);
+
+/* ---- Bundles (bundle.c) ------------------------------------------------
+ * A recording is a directory: "manifest" (a GLib key file: Rewind's
+ * version, the machine configuration, record options, and the path, size
+ * and SHA-256 of every input file), "events.rlog" (the event log) and,
+ * later, snapshot files. See docs/record-replay.md. */
+
+#define BUNDLE_MANIFEST "manifest"
+#define BUNDLE_EVENTS   "events.rlog"
+
+/* Options of a recording kept in the manifest. Snapshot options are stored
+ * now and take effect when snapshots land. 0 / NULL = not given. */
+typedef struct BundleOptions {
+    uint64_t check_every;       /* check period, instructions */
+    uint64_t snapshot_every;    /* instructions between snapshots */
+    uint64_t snapshot_time;     /* host seconds between snapshots */
+    int64_t snapshot_count;     /* keep the last N (-1 = not given) */
+    uint64_t snapshot_mem;      /* memory budget, bytes */
+    const char *rrsnapshot;     /* name of the initial snapshot */
+    const char *rrsnapmode;     /* "initial" or "periodic" */
+} BundleOptions;
+
+/* The loaded manifest: strings owned by the Bundle. */
+typedef struct Bundle {
+    char *dir;
+    char *manifest_path;
+    char *events_path;
+    char *version;
+    MachineConfig cfg;          /* serial fields left at their defaults */
+    BundleOptions opts;
+    bool finished;              /* the recorder wrote its end section */
+    uint64_t end_icount;
+    int exit_status;
+    bool guest_exited;
+    void *keyfile;              /* GKeyFile */
+} Bundle;
+
+/* Creates dir (and parents) if needed and writes the manifest for cfg
+ * (input files hashed now). False with a message if an input file cannot
+ * be read or the directory cannot be written. */
+bool bundle_create(const char *dir, const MachineConfig *cfg, const BundleOptions *opts,
+                   char *err, size_t errlen);
+/* Adds the [recording] section (end icount, exit status) at the end. */
+bool bundle_finish(const char *dir, uint64_t end_icount, int exit_status, bool guest_exited,
+                   uint64_t log_bytes, char *err, size_t errlen);
+/* Reads and checks the manifest: "DIR: not a Rewind bundle (no manifest)",
+ * "DIR/manifest: ...: bad manifest" ... */
+Bundle *bundle_open(const char *dir, char *err, size_t errlen);
+/* Hashes every input file again: "DIR: input file changed since
+ * recording: PATH (sha256 A, now B)" or "... input file missing: PATH". */
+bool bundle_verify_inputs(const Bundle *b, char *err, size_t errlen);
+/* Prints the manifest summary (for `rewind info`). */
+void bundle_print_summary(const Bundle *b, FILE *out);
+void bundle_free(Bundle *b);
 
 #endif

@@ -4,6 +4,7 @@
 #include "gdbstub.h"
 #include "monitor.h"
 #include "replay.h"
+#include "reverse.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -520,9 +521,16 @@ static int cmd_run(int argc, char **argv)
         return rc;
     }
     if (stub) {
+        Reverse *rev = NULL;
         gdbstub_set_replay(stub, rr.rs);
+        if (rr.mode == REPLAY_MODE_REPLAY) {
+            /* replaying under GDB: it can run backwards too */
+            rev = reverse_new(m, rr.rs, rr.opts.snapshot_mem, rr.opts.snapshot_every);
+            gdbstub_set_reverse(stub, rev);
+        }
         int code = gdbstub_run(stub, ro.start_stopped);
         gdbstub_free(stub);
+        reverse_free(rev);
         monitor_free(mon);
         code = rr_finish(m, code, false);
         machine_free(m);

@@ -335,6 +335,7 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
     }
 
     Machine *m = g_new0(Machine, 1);
+    m->goal_hart = -1;
     m->cfg = *cfg;
     /* Own copies: the caller's strings may not outlive the machine. */
     m->cfg.bios = g_strdup(cfg->bios);

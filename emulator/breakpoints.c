@@ -35,7 +35,7 @@ static BreakpointSet *find_set(const Machine *m)
 BreakpointSet *breakpoints_of(const Machine *m)
 {
     BreakpointSet *s = m->breakpoints;
-    return s && s->n ? s : NULL;
+    return s && s->n && !m->debug_suspended ? s : NULL;
 }
 
 static BreakpointSet *get_set(Machine *m)

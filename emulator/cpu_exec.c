@@ -192,7 +192,7 @@ lookup:
         }
         /* entering a page that holds a debugger breakpoint: hand back to
          * the run loop, which steps through such pages one at a time */
-        if (unlikely(h->m->breakpoints) && left < max &&
+        if (unlikely(h->m->breakpoints) && !h->m->debug_suspended && left < max &&
             (npc & PAGE_MASK) != vpage && breakpoint_page(h->m->breakpoints, npc))
             goto out_at_npc;
         vpage = npc & PAGE_MASK;

@@ -45,6 +45,7 @@ typedef enum RunResult {
     RUN_IDLE,       /* every hart waits and nothing can wake them */
     RUN_BREAKPOINT, /* stopped in front of a breakpoint */
     RUN_WATCHPOINT, /* stopped in front of an access to a watched address */
+    RUN_HART_GOAL,  /* the hart given to machine_set_hart_goal retired its goal */
     /* only from replay_run (replay/replay.h), never from machine_run: */
     RUN_REPLAY_END,      /* the recording ends here (clean or damaged log) */
     RUN_REPLAY_DIVERGED, /* a check event did not match: replay is wrong */
@@ -53,6 +54,16 @@ typedef enum RunResult {
 /* Runs the whole machine for at most max_steps instructions (all harts). */
 RunResult machine_run(Machine *m, uint64_t max_steps);
 int machine_exit_code(const Machine *m);
+/* Steps a hart has retired (its minstret before any guest write). */
+uint64_t machine_hart_steps(const Machine *m, int hart);
+/* Makes machine_run return RUN_HART_GOAL as soon as the hart has retired
+ * `steps` steps (checked before it runs further; scheduling is unchanged).
+ * hart < 0 clears the goal. Reverse execution uses it to move one hart by
+ * whole instructions while the others follow the recorded schedule. */
+void machine_set_hart_goal(Machine *m, int hart, uint64_t steps);
+/* While suspended, breakpoints and watchpoints are ignored (the debugger's
+ * own seeks run through them); they keep their settings. */
+void machine_suspend_debug(Machine *m, bool suspend);
 /* QEMU's system_reset: devices to power-on state, images loaded again,
  * every hart at the boot ROM; other RAM keeps its contents and virtual time
  * goes on. False, with a one-line message, if an image cannot be loaded

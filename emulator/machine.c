@@ -255,11 +255,17 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
             h->wfi = false;
         }
         idle_harts = 0;
+        /* before taking interrupts: the state at a position is the one
+         * before the interrupts pending there are taken */
+        if (unlikely(m->goal_hart == h->id) && h->instret >= m->goal_steps)
+            return RUN_HART_GOAL;
         hart_take_interrupt(h);
 
         int64_t slice = m->quantum_left;
         if ((uint64_t)slice > end - m->icount)
             slice = (int64_t)(end - m->icount);
+        if (unlikely(m->goal_hart == h->id) && (uint64_t)slice > m->goal_steps - h->instret)
+            slice = (int64_t)(m->goal_steps - h->instret);
         if (m->clint) {
             int64_t t = steps_until_mtime(m, clint_mtimecmp(m->clint, h->id));
             if (t > 0 && t < slice)
@@ -288,7 +294,30 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
             return RUN_WATCHPOINT;
         if (h->wfi || m->quantum_left <= 0)
             next_hart(m);
+        if (unlikely(m->goal_hart == h->id) && h->instret >= m->goal_steps)
+            return RUN_HART_GOAL;
     }
+}
+
+uint64_t machine_hart_steps(const Machine *m, int hart)
+{
+    return hart >= 0 && hart < m->nharts ? m->harts[hart]->instret : 0;
+}
+
+void machine_set_hart_goal(Machine *m, int hart, uint64_t steps)
+{
+    m->goal_hart = hart;
+    m->goal_steps = steps;
+}
+
+void machine_suspend_debug(Machine *m, bool suspend)
+{
+    if (m->debug_suspended && !suspend) {
+        /* pages holding watchpoints may have been mapped meanwhile */
+        for (int i = 0; i < m->nharts; i++)
+            hart_tlb_flush(m->harts[i]);
+    }
+    m->debug_suspended = suspend;
 }
 
 bool machine_can_progress(const Machine *m)

@@ -176,6 +176,9 @@ struct Machine {
     bool exit_requested;
     int exit_code;
     bool reset_requested;   /* by the guest: done between two slices */
+    int goal_hart;          /* machine_set_hart_goal, -1 when none */
+    uint64_t goal_steps;
+    bool debug_suspended;   /* machine_suspend_debug */
 
     /* Snapshots (machine_state.c): one bit per RAM page, set when the page
      * is written. NULL until the first machine_ram_clear_dirty: every page

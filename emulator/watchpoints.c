@@ -120,7 +120,7 @@ bool machine_take_watchpoint_stop(Machine *m)
 bool watchpoint_page(const Machine *m, uint64_t va)
 {
     const WatchpointSet *s = m->watchpoints;
-    if (likely(!s || !s->n))
+    if (likely(!s || !s->n) || m->debug_suspended)
         return false;
     uint64_t page = va & PAGE_MASK;
     for (int i = 0; i < s->n; i++) {
@@ -135,7 +135,7 @@ bool watchpoint_page(const Machine *m, uint64_t va)
 bool watchpoint_check(Hart *h, uint64_t va, unsigned len, bool is_read, bool is_write)
 {
     WatchpointSet *s = h->m->watchpoints;
-    if (likely(!s || !s->n))
+    if (likely(!s || !s->n) || h->m->debug_suspended)
         return false;
     for (int i = 0; i < s->n; i++) {
         const Watchpoint *w = &s->wp[i];

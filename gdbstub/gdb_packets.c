@@ -325,11 +325,11 @@ static void handle_qSupported(GdbStub *s, const char *p)
         }
         g_strfreev(feats);
     }
-    char buf[200];
+    char buf[240];
     snprintf(buf, sizeof(buf),
              "PacketSize=%x;QStartNoAckMode+;qXfer:features:read+;swbreak+;hwbreak+;"
-             "vContSupported+",
-             RSP_PACKET_SIZE);
+             "vContSupported+%s",
+             RSP_PACKET_SIZE, s->rev ? ";ReverseStep+;ReverseContinue+" : "");
     reply(s, buf);
 }
 
@@ -657,6 +657,14 @@ ResumeKind gdb_handle_packet(GdbStub *s, char *pkt, size_t len)
     case 's': return handle_resume(s, pkt + 1, true, c_hart);
     case 'c': return handle_resume(s, pkt + 1, false, c_hart);
     case 'v': return handle_v(s, pkt);
+    case 'b':
+        /* bs / bc: reverse step and continue, replay only */
+        if (!s->rev || len != 2 || (pkt[1] != 's' && pkt[1] != 'c')) {
+            reply(s, "");
+            break;
+        }
+        s->step_hart = c_hart;
+        return pkt[1] == 's' ? RESUME_REVERSE_STEP : RESUME_REVERSE_CONTINUE;
     case 'D':
         reply(s, "OK");
         return RESUME_DETACH;

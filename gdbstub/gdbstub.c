@@ -10,6 +10,7 @@
  * exit, which is reported as W<code>. */
 #include "stub_internal.h"
 #include "replay.h"
+#include "reverse.h"
 
 #include <poll.h>
 #include <stdio.h>
@@ -64,6 +65,11 @@ void gdbstub_set_monitor(GdbStub *s, Monitor *mon)
 void gdbstub_set_replay(GdbStub *s, ReplaySession *rs)
 {
     s->replay = rs;
+}
+
+void gdbstub_set_reverse(GdbStub *s, Reverse *rev)
+{
+    s->rev = rev;
 }
 
 static void poll_monitor(GdbStub *s)
@@ -125,7 +131,8 @@ typedef enum StopWhy {
 static StopWhy run_machine(GdbStub *s)
 {
     for (;;) {
-        RunResult r = s->replay ? replay_run(s->replay, s->m, RUN_CHUNK)
+        RunResult r = s->rev      ? reverse_run(s->rev, RUN_CHUNK)
+                    : s->replay ? replay_run(s->replay, s->m, RUN_CHUNK)
                                 : machine_run(s->m, RUN_CHUNK);
         if (r == RUN_EXIT)
             return STOP_EXIT;
@@ -228,6 +235,57 @@ static ResumeKind serve_stopped(GdbStub *s, GByteArray *pkt)
     }
 }
 
+/* Ctrl-C during a long reverse operation: only the 0x03 byte counts (other
+ * packets wait until the stop is reported). */
+static bool reverse_interrupted(void *opaque)
+{
+    GdbStub *s = opaque;
+    if (s->rsp.fd < 0 || !rsp_wait(&s->rsp, 0))
+        return false;
+    if (!rsp_receive(&s->rsp))
+        return true;    /* the debugger went away: stop where we are */
+    for (guint i = 0; i < s->rsp.in->len; i++) {
+        if (s->rsp.in->data[i] == 0x03) {
+            g_byte_array_remove_index(s->rsp.in, i);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Reports where a reverse (or replayed forward) operation stopped. */
+static void report_reverse(GdbStub *s, int hart, ReverseStop st, const ReverseHit *hit)
+{
+    char buf[96];
+    reverse_note_stop(s->rev);
+    switch (st) {
+    case REV_BREAKPOINT:
+        gdb_send_stop(s, hit->hart, SIG_TRAP, hit->type);
+        return;
+    case REV_WATCHPOINT:
+        gdb_send_watch_stop(s, hit->hart, hit->type, hit->addr);
+        return;
+    case REV_BEGIN:
+    case REV_END:
+        snprintf(buf, sizeof buf, "T%02xthread:%x;replaylog:%s;", SIG_TRAP, hart + 1,
+                 st == REV_BEGIN ? "begin" : "end");
+        s->g_hart = hart;
+        rsp_send_str(&s->rsp, buf);
+        return;
+    case REV_INTERRUPTED:
+        gdb_send_stop(s, hart, SIG_INT, -1);
+        return;
+    case REV_ERROR:
+        fprintf(stderr, "rewind: %s\n", reverse_message(s->rev) ? reverse_message(s->rev)
+                                                              : "reverse execution failed");
+        gdb_send_stop(s, hart, SIG_TRAP, -1);
+        return;
+    default:
+        gdb_send_stop(s, hart, SIG_TRAP, -1);
+        return;
+    }
+}
+
 int gdbstub_run(GdbStub *s, bool start_stopped)
 {
     GByteArray *pkt = g_byte_array_new();
@@ -247,12 +305,32 @@ int gdbstub_run(GdbStub *s, bool start_stopped)
             }
             if (why == STOP_QUIT)
                 break;
+            if (s->rev)
+                reverse_note_stop(s->rev);
             report_stop(s, why);
             stopped = true;
         }
         ResumeKind k = serve_stopped(s, pkt);
         if (k == RESUME_KILL)
             break;
+        if (s->rev && (k == RESUME_STEP || k == RESUME_REVERSE_STEP ||
+                       k == RESUME_REVERSE_CONTINUE)) {
+            ReverseHit hit = { 0 };
+            ReverseStop st;
+            reverse_set_poll(s->rev, reverse_interrupted, s);
+            if (k == RESUME_STEP)
+                st = reverse_step(s->rev, s->step_hart, &hit);
+            else if (k == RESUME_REVERSE_STEP)
+                st = reverse_stepi(s->rev, s->step_hart);
+            else
+                st = reverse_continue(s->rev, &hit);
+            if (st == REV_EXIT) {
+                report_exit(s);
+                break;
+            }
+            report_reverse(s, s->step_hart, st, &hit);
+            continue;
+        }
         if (k == RESUME_STEP) {
             /* replay: apply the events due here first; none past the end */
             if (s->replay && replay_apply_due(s->replay, s->m) != RUN_BUDGET) {

@@ -39,5 +39,10 @@ void gdbstub_set_monitor(GdbStub *s, Monitor *mon);
  * log stops the machine with the replaylog:end stop reason. NULL: none. */
 typedef struct ReplaySession ReplaySession;
 void gdbstub_set_replay(GdbStub *s, ReplaySession *rs);
+/* Reverse execution (reverse/reverse.h) over that replay: the stub then
+ * advertises ReverseStep+/ReverseContinue+ and serves bs/bc; forward steps
+ * follow the recorded schedule. NULL: none. */
+typedef struct Reverse Reverse;
+void gdbstub_set_reverse(GdbStub *s, Reverse *rev);
 
 #endif

@@ -62,6 +62,8 @@ typedef enum ResumeKind {
     RESUME_STEP,        /* one instruction on step_hart */
     RESUME_DETACH,      /* run on without the debugger */
     RESUME_KILL,        /* exit */
+    RESUME_REVERSE_STEP,     /* bs: step_hart back one instruction */
+    RESUME_REVERSE_CONTINUE, /* bc: back to the last breakpoint or watchpoint */
 } ResumeKind;
 
 struct GdbStub {
@@ -79,6 +81,7 @@ struct GdbStub {
     bool mon_owned;         /* created here, not by gdbstub_set_monitor */
     bool phys_mem;          /* m/M/X use physical addresses (gdb_phys) */
     ReplaySession *replay;  /* replaying a recording (gdbstub_set_replay) */
+    Reverse *rev;           /* reverse execution over it (gdbstub_set_reverse) */
 };
 
 /* ---- packet handlers (gdb_packets.c) ---- */

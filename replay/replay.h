@@ -282,6 +282,11 @@ RunResult replay_apply_due(ReplaySession *s, Machine *m);
  * "end of recording at icount N", the reader's message for a damaged log,
  * or the divergence. NULL while nothing stopped the replay. */
 bool replay_session_ended(const ReplaySession *s);
+/* Replay only: where the log reader stands, and going back there (with a
+ * machine state saved at the same moment). Seeking clears the end-of-log
+ * and divergence state: they are found again when replay gets there. */
+RLogPos replay_session_tell(const ReplaySession *s);
+bool replay_session_seek(ReplaySession *s, const RLogPos *pos, char *err, size_t errlen);
 bool replay_session_log_damaged(const ReplaySession *s);
 bool replay_session_diverged(const ReplaySession *s);
 uint64_t replay_session_end_icount(const ReplaySession *s);

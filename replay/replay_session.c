@@ -304,6 +304,23 @@ void replay_session_attach(ReplaySession *s, Machine *m)
     }
 }
 
+RLogPos replay_session_tell(const ReplaySession *s)
+{
+    return rlog_reader_tell(s->r);
+}
+
+bool replay_session_seek(ReplaySession *s, const RLogPos *pos, char *err, size_t errlen)
+{
+    if (s->mode != REPLAY_MODE_REPLAY)
+        return false;
+    if (!rlog_reader_seek(s->r, pos, err, errlen))
+        return false;
+    s->at_end = false;
+    s->diverged = false;
+    s->msg[0] = 0;
+    return true;
+}
+
 bool replay_session_ended(const ReplaySession *s)
 {
     return s->diverged || s->at_end;

@@ -7,6 +7,7 @@
 static inline Machine *mini_machine(uint64_t ram_size, int nharts)
 {
     Machine *m = g_new0(Machine, 1);
+    m->goal_hart = -1;
     m->ram_base = VIRT_DRAM_BASE;
     m->ram_size = ram_size;
     m->ram = g_malloc0(ram_size);

@@ -1,0 +1,67 @@
+/* Public interface of reverse/: running a replay backwards.
+ *
+ * Every position of a replay is an instruction count (icount). Going back
+ * means restoring the nearest in-memory snapshot at or before the target
+ * and replaying forward to it exactly; the engine takes snapshots as replay
+ * passes and at every debugger stop, so positions near the debugger stay
+ * cheap to reach. */
+#ifndef REWIND_REVERSE_H
+#define REWIND_REVERSE_H
+
+#include "emulator.h"
+#include "replay.h"
+
+typedef struct Reverse Reverse;
+
+typedef enum ReverseStop {
+    REV_STOPPED,        /* reached the target position */
+    REV_BEGIN,          /* the start of the recording: nothing before */
+    REV_END,            /* the end of the recording: nothing after */
+    REV_BREAKPOINT,
+    REV_WATCHPOINT,
+    REV_EXIT,           /* forward: the guest exited (the end of the log) */
+    REV_INTERRUPTED,    /* the caller's poll asked to stop */
+    REV_ERROR,          /* divergence or damaged log: see reverse_message */
+} ReverseStop;
+
+/* What a stop was about (for REV_BREAKPOINT/REV_WATCHPOINT). */
+typedef struct ReverseHit {
+    int hart;
+    int type;           /* BP_* or WP_* */
+    uint64_t addr;      /* watchpoints: the watched address touched */
+} ReverseHit;
+
+/* Polled during long operations; returns true to interrupt them. */
+typedef bool (*ReversePoll)(void *opaque);
+
+/* The machine must be at the start of the replay (icount 0, session
+ * attached). snapshot_budget 0 = the default (a quarter of free memory);
+ * interval 0 = the default distance between snapshots taken as replay
+ * passes. */
+Reverse *reverse_new(Machine *m, ReplaySession *rs, uint64_t snapshot_budget,
+                     uint64_t interval);
+void reverse_free(Reverse *r);
+void reverse_set_poll(Reverse *r, ReversePoll poll, void *opaque);
+
+/* Forward replay, as replay_run, taking snapshots as it passes. */
+RunResult reverse_run(Reverse *r, uint64_t max_steps);
+/* Forward by one instruction of `hart`, the other harts following the
+ * recorded schedule (they may run meanwhile). */
+ReverseStop reverse_step(Reverse *r, int hart, ReverseHit *hit);
+/* Back by one instruction of `hart`: to just before its last retired one. */
+ReverseStop reverse_stepi(Reverse *r, int hart);
+/* Back to the last breakpoint or watchpoint hit before the position. */
+ReverseStop reverse_continue(Reverse *r, ReverseHit *hit);
+/* To any icount of the recording (clamped to its end). */
+ReverseStop reverse_seek(Reverse *r, uint64_t icount);
+/* The debugger stopped here: keep a snapshot and focus the schedule. */
+void reverse_note_stop(Reverse *r);
+
+uint64_t reverse_icount(const Reverse *r);
+uint64_t reverse_end_icount(const Reverse *r);   /* known end, or 0 */
+const char *reverse_message(const Reverse *r);
+/* "info snapshots"-style summary lines through a callback. */
+void reverse_describe(const Reverse *r, void (*line)(void *opaque, const char *text),
+                      void *opaque);
+
+#endif

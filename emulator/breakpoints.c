@@ -6,6 +6,7 @@
  * pays one pointer test per page change. Sets are tiny (GDB inserts a
  * handful of breakpoints), so a linear scan is the fastest lookup. */
 #include "breakpoints.h"
+#include "cpu.h"
 
 #include <glib.h>
 #include <string.h>
@@ -127,6 +128,27 @@ bool breakpoint_page(const BreakpointSet *s, uint64_t pc)
         if ((s->bp[i].addr & PAGE_MASK) == page)
             return true;
     return false;
+}
+
+bool breakpoint_at(const BreakpointSet *s, uint64_t pc)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->bp[i].addr == pc)
+            return true;
+    return false;
+}
+
+void breakpoints_patch_page(const BreakpointSet *s, DecodedPage *page, uint64_t vpage,
+                            const void *bp_handler)
+{
+    for (int i = 0; i < s->n; i++) {
+        uint64_t a = s->bp[i].addr;
+        if ((a & PAGE_MASK) != vpage || (a & 1))
+            continue;
+        DecodedInsn *e = &page->insn[(a & (PAGE_SIZE - 1)) >> 1];
+        if (e->op != OP_DECODE && e->op != OP_PAGE_END)
+            e->handler = bp_handler;
+    }
 }
 
 bool breakpoint_should_stop(BreakpointSet *s, int hart, uint64_t pc, uint64_t retired)

@@ -17,5 +17,13 @@ bool breakpoint_page(const BreakpointSet *s, uint64_t pc);
  * count: the debugger resumes from it). */
 bool breakpoint_should_stop(BreakpointSet *s, int hart, uint64_t pc, uint64_t retired);
 void breakpoints_free_machine(Machine *m);
+/* True when a breakpoint is set exactly at pc. */
+bool breakpoint_at(const BreakpointSet *s, uint64_t pc);
+/* Gives the decoded entries of page (mapped at virtual page vpage) that
+ * hold a breakpoint the handler `bp_handler`; entries not decoded yet get
+ * it when they are decoded (the interpreter asks breakpoint_at then). */
+struct DecodedPage;
+void breakpoints_patch_page(const BreakpointSet *s, struct DecodedPage *page, uint64_t vpage,
+                            const void *bp_handler);
 
 #endif

@@ -43,7 +43,7 @@ enum { OP_LIST(OP_ENUM) OP_COUNT };
 #undef OP_ENUM
 
 /* Interpreter-internal pseudo-ops that never come out of the decoder. */
-enum { OP_DECODE = OP_COUNT, OP_PAGE_END, OP_CROSS_PAGE, OP_ALL_COUNT };
+enum { OP_DECODE = OP_COUNT, OP_PAGE_END, OP_CROSS_PAGE, OP_BREAKPOINT, OP_ALL_COUNT };
 
 typedef struct DecodedInsn {
     const void *handler;    /* the interpreter's label for op */

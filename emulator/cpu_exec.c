@@ -60,6 +60,7 @@ static int64_t interp(Hart *h, int64_t max, bool init)
         handler_table[OP_DECODE] = &&L_DECODE;
         handler_table[OP_PAGE_END] = &&L_PAGE_END;
         handler_table[OP_CROSS_PAGE] = &&L_CROSS_PAGE;
+        handler_table[OP_BREAKPOINT] = &&L_BREAKPOINT;
         interp_handlers = handler_table;
         return 0;
     }
@@ -190,11 +191,11 @@ lookup:
                 goto take_exception;
             }
         }
-        /* entering a page that holds a debugger breakpoint: hand back to
-         * the run loop, which steps through such pages one at a time */
-        if (unlikely(h->m->breakpoints) && !h->m->debug_suspended && left < max &&
-            (npc & PAGE_MASK) != vpage && breakpoint_page(h->m->breakpoints, npc))
-            goto out_at_npc;
+        /* entering a page that holds a debugger breakpoint: the entries at
+         * breakpoints check before they run (guest memory is untouched) */
+        if (unlikely(h->m->breakpoints) && !h->m->debug_suspended)
+            breakpoints_patch_page(h->m->breakpoints, page, npc & PAGE_MASK,
+                                   handler_table[OP_BREAKPOINT]);
         vpage = npc & PAGE_MASK;
         fast_tag = vpage;
         di = &insn_base[(npc & (PAGE_SIZE - 1)) >> 1];
@@ -237,6 +238,8 @@ L_DECODE: {
         insn = lo;
     decode_insn(insn, di);
     di->handler = handler_table[di->op];
+    if (unlikely(h->m->breakpoints) && breakpoint_at(h->m->breakpoints, PC()))
+        di->handler = handler_table[OP_BREAKPOINT];
     if ((di->op >= OP_BEQ && di->op <= OP_BGEU) || di->op == OP_JAL) {
         int64_t t = (int64_t)off + di->imm;
         if (t >= 0 && t < PAGE_SIZE)
@@ -261,6 +264,28 @@ L_CROSS_PAGE: {
     fast_tag = ~0ull;   /* same-page jumps must not land in the scratch page */
     di = &xp->insn[PAGE_INSNS - 1];
     goto *di->handler;
+}
+
+L_BREAKPOINT: {
+    /* an entry whose address holds (or held) a debugger breakpoint */
+    BreakpointSet *bps = h->m->breakpoints;
+    uint64_t pc = PC();
+    if (!bps || !breakpoint_at(bps, pc)) {
+        /* removed, or this physical page is also mapped where there is
+         * none: run as the instruction it is (entering the breakpoint's
+         * page again patches it again) */
+        di->handler = handler_table[di->op];
+        goto *di->handler;
+    }
+    /* the run loop checks the first instruction of a slice itself, so the
+     * debugger can resume from a breakpoint it reported */
+    if (!h->m->debug_suspended && left + 1 < max &&
+        breakpoint_should_stop(bps, h->id, pc, h->instret + (uint64_t)(max - left - 1))) {
+        left++;     /* not executed */
+        h->bp_stop = true;
+        goto out;
+    }
+    goto *handler_table[di->op];
 }
 
 L_PAGE_END:

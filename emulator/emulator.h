@@ -130,10 +130,10 @@ RunResult machine_step_hart(Machine *m, int hart);
  * Virtual addresses, checked for every hart, that machine_run stops in
  * front of: the instruction at the address has not executed yet (an
  * interrupt taken just before is, so a breakpoint on a trap vector stops
- * after the trap entry). Breakpoints cost nothing on pages that hold none:
- * a hart runs at full speed there and steps one instruction at a time only
- * on a page that holds one (see machine.c). Nothing is written to guest
- * memory. machine_step_hart ignores breakpoints. */
+ * after the trap entry). Breakpoints cost nothing until reached: the
+ * decoded instructions at their addresses get a checking handler (see
+ * cpu_exec.c), everything else runs at full speed. Nothing is written to
+ * guest memory. machine_step_hart ignores breakpoints. */
 enum { BP_SOFTWARE = 0, BP_HARDWARE = 1 };
 /* Inserting an existing (addr, type) counts a reference; false when the
  * table is full. */

@@ -184,38 +184,6 @@ static bool skip_idle_time(Machine *m)
     return true;
 }
 
-/* Runs one slice of hart h, stopping in front of a breakpoint. On a page
- * that holds a breakpoint the hart runs one step per hart_run call; on any
- * other page it runs freely, and the interpreter ends the run when it
- * enters a page that holds one. Every step is accounted as the normal loop
- * would, so the interleaving of harts and every deadline stay the same.
- * Returns the steps run; *hit is set when the hart stopped at a
- * breakpoint. */
-static int64_t run_slice_checked(Machine *m, Hart *h, BreakpointSet *bps, int64_t slice,
-                                 bool *hit)
-{
-    int64_t done = 0;
-    *hit = false;
-    while (done < slice) {
-        if (done > 0 && breakpoint_should_stop(bps, h->id, h->pc, h->instret)) {
-            *hit = true;
-            break;
-        }
-        int64_t step = breakpoint_page(bps, h->pc) ? 1 : slice - done;
-        m->current = h;
-        int64_t n = hart_run(h, step);
-        m->current = NULL;
-        h->instret += (uint64_t)n;
-        m->icount += (uint64_t)n;
-        m->quantum_left -= n;
-        done += n;
-        if (n <= 0 || h->wfi || m->exit_requested || h->stop_slice ||
-            watchpoint_stop_pending(m))
-            break;
-    }
-    return done;
-}
-
 RunResult machine_run(Machine *m, uint64_t max_steps)
 {
     uint64_t end = m->icount + max_steps;
@@ -271,29 +239,25 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
             if (t > 0 && t < slice)
                 slice = t;
         }
-        if (unlikely(bps)) {
-            if (breakpoint_should_stop(bps, h->id, h->pc, h->instret))
-                return RUN_BREAKPOINT;
-            bool hit;
-            run_slice_checked(m, h, bps, slice, &hit);
-            if (h->wfi || m->quantum_left <= 0)
-                next_hart(m);
-            if (unlikely(machine_take_watchpoint_stop(m)))
-                return RUN_WATCHPOINT;
-            if (hit)
-                return RUN_BREAKPOINT;
-            continue;
-        }
+        /* a breakpoint at the first instruction of the slice is checked
+         * here; the interpreter checks the others (cpu_exec.c L_BREAKPOINT)
+         * and runs at full speed everywhere else */
+        if (unlikely(bps) && breakpoint_should_stop(bps, h->id, h->pc, h->instret))
+            return RUN_BREAKPOINT;
         m->current = h;
         int64_t n = hart_run(h, slice);
         m->current = NULL;
         h->instret += (uint64_t)n;
         m->icount += (uint64_t)n;
         m->quantum_left -= n;
-        if (unlikely(m->watchpoints) && machine_take_watchpoint_stop(m))
-            return RUN_WATCHPOINT;
         if (h->wfi || m->quantum_left <= 0)
             next_hart(m);
+        if (unlikely(m->watchpoints) && machine_take_watchpoint_stop(m))
+            return RUN_WATCHPOINT;
+        if (unlikely(h->bp_stop)) {
+            h->bp_stop = false;
+            return RUN_BREAKPOINT;
+        }
         if (unlikely(m->goal_hart == h->id) && h->instret >= m->goal_steps)
             return RUN_HART_GOAL;
     }

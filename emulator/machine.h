@@ -129,6 +129,7 @@ struct Hart {
     /* execution state of the current slice */
     int64_t slice_len, slice_left;  /* slice_left synced before slow paths */
     bool stop_slice;                /* end the slice after this instruction */
+    bool bp_stop;                   /* the slice ended in front of a breakpoint */
     uint64_t exc_cause, exc_tval;   /* set by failing slow paths */
 
     TlbEntry tlb_load[TLB_SIZE];

@@ -16,17 +16,6 @@
 
 static const char hexdigits[] = "0123456789abcdef";
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Parses a hex number at *p (at least one digit, at most 16), moving *p
  * past it. */
 static bool parse_hex(const char **p, uint64_t *out)

@@ -229,7 +229,7 @@ static void write_all(Rsp *r, const void *data, size_t len)
     }
 }
 
-static int hexval(int c)
+int hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';

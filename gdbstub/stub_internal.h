@@ -91,6 +91,9 @@ struct GdbStub {
 ResumeKind gdb_handle_packet(GdbStub *s, char *pkt, size_t len);
 /* Stop reply for a stop of hart with signal sig (5 trap, 2 interrupt);
  * with bp_type >= 0 the stop is a breakpoint of that type. */
+/* Value of a hex digit, -1 if c is none (rsp_transport.c). */
+int hexval(int c);
+
 /* GDB signal numbers of stop replies */
 #define SIG_TRAP 5
 #define SIG_INT 2

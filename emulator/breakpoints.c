@@ -7,6 +7,7 @@
  * handful of breakpoints), so a linear scan is the fastest lookup. */
 #include "breakpoints.h"
 #include "cpu.h"
+#include "watchpoints.h"
 
 #include <glib.h>
 #include <string.h>
@@ -128,6 +129,13 @@ bool breakpoint_page(const BreakpointSet *s, uint64_t pc)
         if ((s->bp[i].addr & PAGE_MASK) == page)
             return true;
     return false;
+}
+
+void machine_debug_forget_hits(Machine *m)
+{
+    if (m->breakpoints)
+        m->breakpoints->hit_valid = false;
+    watchpoints_forget_hit(m);
 }
 
 bool breakpoint_at(const BreakpointSet *s, uint64_t pc)

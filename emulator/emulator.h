@@ -64,6 +64,10 @@ void machine_set_hart_goal(Machine *m, int hart, uint64_t steps);
 /* While suspended, breakpoints and watchpoints are ignored (the debugger's
  * own seeks run through them); they keep their settings. */
 void machine_suspend_debug(Machine *m, bool suspend);
+/* Forgets the last breakpoint and watchpoint hits, which a resume would
+ * otherwise go through once: after travelling in time, the same hart at the
+ * same pc and step count is a new arrival there. */
+void machine_debug_forget_hits(Machine *m);
 /* QEMU's system_reset: devices to power-on state, images loaded again,
  * every hart at the boot ROM; other RAM keeps its contents and virtual time
  * goes on. False, with a one-line message, if an image cannot be loaded

@@ -162,6 +162,12 @@ bool watchpoint_check(Hart *h, uint64_t va, unsigned len, bool is_read, bool is_
     return false;
 }
 
+void watchpoints_forget_hit(Machine *m)
+{
+    if (m->watchpoints)
+        m->watchpoints->hit_valid = m->watchpoints->hit_pending = false;
+}
+
 void watchpoints_free_machine(Machine *m)
 {
     g_free(m->watchpoints);

@@ -21,5 +21,7 @@ bool watchpoint_check(Hart *h, uint64_t va, unsigned len, bool is_read, bool is_
 bool watchpoint_stop_pending(const Machine *m);
 bool machine_take_watchpoint_stop(Machine *m);
 void watchpoints_free_machine(Machine *m);
+/* The last hit is forgotten (machine_debug_forget_hits). */
+void watchpoints_forget_hit(Machine *m);
 
 #endif

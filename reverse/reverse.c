@@ -14,8 +14,27 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEFAULT_INTERVAL (1ull << 20)
+/* The progress meter: shown on a terminal once an operation has taken
+ * PROGRESS_DELAY, redrawn at most every PROGRESS_PERIOD (microseconds). */
+#define PROGRESS_DELAY 300000
+#define PROGRESS_PERIOD 100000
+
+typedef struct Named {      /* savevm NAME */
+    char *name;
+    int id;
+} Named;
+
+/* A one-line progress meter on stderr for long seeks and scans: the
+ * distance covered is base + (icount - from) out of total. */
+typedef struct Progress {
+    bool on, tty, shown;
+    const char *what;
+    uint64_t total, base, from;
+    int64_t t0, last;
+} Progress;
 
 struct Reverse {
     Machine *m;
@@ -27,7 +46,20 @@ struct Reverse {
     void *poll_opaque;
     bool interrupted;
     char msg[768];
+    int first_id;           /* the snapshot at icount 0 */
+    GPtrArray *named;       /* Named: savevm snapshots */
+    bool have_break;        /* replay_break */
+    uint64_t break_icount;
+    bool break_reached;     /* reverse_run stopped at it */
+    Progress prog;
 };
+
+static void named_free(gpointer p)
+{
+    Named *n = p;
+    g_free(n->name);
+    g_free(n);
+}
 
 static uint64_t now(const Reverse *r)
 {
@@ -57,6 +89,7 @@ static bool restore_snapshot(Reverse *r, int id)
         return false;
     }
     RLogPos pos = g_array_index(r->positions, RLogPos, index);
+    machine_debug_forget_hits(r->m);
     if (!replay_session_seek(r->rs, &pos, err, sizeof err)) {
         snprintf(r->msg, sizeof r->msg, "replay log: %s", err);
         return false;
@@ -90,6 +123,8 @@ Reverse *reverse_new(Machine *m, ReplaySession *rs, uint64_t snapshot_budget, ui
     /* the start of history: always kept */
     int first = take_snapshot(r);
     snapstore_set_pinned(r->store, first, true);
+    r->first_id = first;
+    r->named = g_ptr_array_new_with_free_func(named_free);
     return r;
 }
 
@@ -99,6 +134,7 @@ void reverse_free(Reverse *r)
         return;
     snapstore_free(r->store);
     g_array_free(r->positions, TRUE);
+    g_ptr_array_free(r->named, TRUE);
     g_free(r);
 }
 
@@ -106,6 +142,54 @@ void reverse_set_poll(Reverse *r, ReversePoll poll, void *opaque)
 {
     r->poll = poll;
     r->poll_opaque = opaque;
+}
+
+/* Starts the meter unless an enclosing operation has one; true when the
+ * caller owns it (and must end it). */
+static bool progress_begin(Reverse *r, const char *what, uint64_t total)
+{
+    if (r->prog.on)
+        return false;
+    r->prog = (Progress){
+        .on = true, .tty = isatty(STDERR_FILENO), .what = what, .total = total,
+        .from = now(r), .t0 = g_get_monotonic_time(),
+    };
+    return true;
+}
+
+static void progress_window(Reverse *r, uint64_t base, uint64_t from)
+{
+    r->prog.base = base;
+    r->prog.from = from;
+}
+
+static void progress_tick(Reverse *r)
+{
+    if (!r->prog.on || !r->prog.tty)
+        return;
+    int64_t t = g_get_monotonic_time();
+    if (t - r->prog.t0 < PROGRESS_DELAY || t - r->prog.last < PROGRESS_PERIOD)
+        return;
+    r->prog.last = t;
+    uint64_t ic = now(r);
+    uint64_t done = r->prog.base + (ic > r->prog.from ? ic - r->prog.from : 0);
+    double pct = r->prog.total ? 100.0 * (double)done / (double)r->prog.total : 100.0;
+    if (pct > 100.0)
+        pct = 100.0;
+    fprintf(stderr, "\r%s: %5.1f%% (icount %" PRIu64 ")\033[K", r->prog.what, pct, ic);
+    fflush(stderr);
+    r->prog.shown = true;
+}
+
+static void progress_end(Reverse *r, bool owner)
+{
+    if (!owner)
+        return;
+    if (r->prog.shown) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+    r->prog.on = false;
 }
 
 /* Replays forward until icount `target` (or something stops it), taking a
@@ -124,6 +208,7 @@ static RunResult forward_to(Reverse *r, uint64_t target)
         RunResult res = replay_run(r->rs, r->m, stop - ic);
         if (res != RUN_BUDGET)
             return res;
+        progress_tick(r);
         if (r->poll && r->poll(r->poll_opaque)) {
             r->interrupted = true;
             return RUN_BUDGET;
@@ -157,7 +242,16 @@ RunResult reverse_run(Reverse *r, uint64_t max_steps)
     uint64_t target = now(r) + max_steps;
     if (target < max_steps)
         target = UINT64_MAX;
-    return forward_to(r, target);
+    /* replay_break ahead: stop exactly there */
+    bool brk = r->have_break && r->break_icount > now(r) && r->break_icount <= target;
+    if (brk)
+        target = r->break_icount;
+    RunResult res = forward_to(r, target);
+    if (brk && res == RUN_BUDGET && now(r) == r->break_icount) {
+        r->have_break = false;
+        r->break_reached = true;
+    }
+    return res;
 }
 
 ReverseStop reverse_seek(Reverse *r, uint64_t icount)
@@ -171,9 +265,11 @@ ReverseStop reverse_seek(Reverse *r, uint64_t icount)
         if (!restore_before(r, icount + 1, &at))
             return REV_ERROR;
     }
+    bool owner = progress_begin(r, "seeking", icount > now(r) ? icount - now(r) : 0);
     machine_suspend_debug(r->m, true);
     RunResult res = forward_to(r, icount);
     machine_suspend_debug(r->m, false);
+    progress_end(r, owner);
     r->interrupted = false;     /* a seek is not interrupted halfway */
     return stop_of(r, res);
 }
@@ -243,13 +339,14 @@ ReverseStop reverse_step(Reverse *r, int hart, ReverseHit *hit)
     return st;
 }
 
-ReverseStop reverse_continue(Reverse *r, ReverseHit *hit)
+static ReverseStop continue_back(Reverse *r, ReverseHit *hit)
 {
     uint64_t origin = now(r), end = origin, start;
     r->interrupted = false;
     while (end > 0) {
         if (!restore_before(r, end, &start))
             return REV_ERROR;
+        progress_window(r, origin - end, start);
         /* scan [start, end) with the debugger's traps on: the last hit wins */
         bool have = false, watch = false;
         uint64_t hit_icount = 0;
@@ -272,8 +369,22 @@ ReverseStop reverse_continue(Reverse *r, ReverseHit *hit)
                     machine_breakpoint_hit(r->m, &last.hart, &last.addr, &last.type);
             }
         }
+        /* replay_break in the window, after every hit: it wins */
+        if (r->have_break && r->break_icount < origin && r->break_icount >= start &&
+            r->break_icount < end && (!have || r->break_icount > hit_icount)) {
+            ReverseStop st = reverse_seek(r, r->break_icount);
+            if (st != REV_STOPPED)
+                return st;
+            r->have_break = false;
+            return REV_REPLAY_BREAK;
+        }
         if (have) {
-            ReverseStop st = reverse_seek(r, hit_icount);
+            /* gdb-multiarch treats RISC-V watchpoints as non-steppable: in
+             * reverse it expects the stop after the access and steps back
+             * over it itself, landing in front of the access with the old
+             * value. The access is the watching hart's next step, so the
+             * position after it is one icount later. */
+            ReverseStop st = reverse_seek(r, watch ? hit_icount + 1 : hit_icount);
             if (st != REV_STOPPED)
                 return st;
             if (hit)
@@ -284,6 +395,138 @@ ReverseStop reverse_continue(Reverse *r, ReverseHit *hit)
     }
     ReverseStop st = reverse_seek(r, 0);
     return st == REV_STOPPED ? REV_BEGIN : st;
+}
+
+ReverseStop reverse_continue(Reverse *r, ReverseHit *hit)
+{
+    bool owner = progress_begin(r, "reverse-continue", now(r));
+    ReverseStop st = continue_back(r, hit);
+    progress_end(r, owner);
+    return st;
+}
+
+/* ---- replay_break ---- */
+
+void reverse_set_break(Reverse *r, uint64_t icount)
+{
+    r->have_break = true;
+    r->break_icount = icount;
+    r->break_reached = false;
+}
+
+void reverse_delete_break(Reverse *r)
+{
+    r->have_break = false;
+    r->break_reached = false;
+}
+
+bool reverse_get_break(const Reverse *r, uint64_t *icount)
+{
+    if (r->have_break && icount)
+        *icount = r->break_icount;
+    return r->have_break;
+}
+
+bool reverse_break_reached(Reverse *r)
+{
+    bool reached = r->break_reached;
+    r->break_reached = false;
+    return reached;
+}
+
+/* ---- named snapshots (savevm) ---- */
+
+static Named *find_named(const Reverse *r, const char *name, guint *index)
+{
+    for (guint i = 0; i < r->named->len; i++) {
+        Named *n = g_ptr_array_index(r->named, i);
+        if (!strcmp(n->name, name)) {
+            if (index)
+                *index = i;
+            return n;
+        }
+    }
+    return NULL;
+}
+
+/* Drops snapshot id unless a name holds it or it is the start of history. */
+static void release_snapshot(Reverse *r, int id)
+{
+    if (id == r->first_id)
+        return;
+    for (guint i = 0; i < r->named->len; i++)
+        if (((Named *)g_ptr_array_index(r->named, i))->id == id)
+            return;
+    snapstore_drop(r->store, id);
+}
+
+int reverse_savevm(Reverse *r, const char *name)
+{
+    uint64_t ic = now(r);
+    int id = snapstore_find(r->store, ic);
+    SnapInfo info;
+    if (id <= 0 || !snapstore_get(r->store, id, &info) || info.icount != ic)
+        id = take_snapshot(r);
+    if (id <= 0) {
+        snprintf(r->msg, sizeof r->msg, "could not take a snapshot at icount %" PRIu64, ic);
+        return -1;
+    }
+    snapstore_set_pinned(r->store, id, true);
+    Named *n = find_named(r, name, NULL);
+    if (n) {
+        int old = n->id;
+        n->id = id;
+        release_snapshot(r, old);
+    } else {
+        n = g_new0(Named, 1);
+        n->name = g_strdup(name);
+        n->id = id;
+        g_ptr_array_add(r->named, n);
+    }
+    return id;
+}
+
+bool reverse_loadvm(Reverse *r, const char *name)
+{
+    Named *n = find_named(r, name, NULL);
+    if (!n) {
+        snprintf(r->msg, sizeof r->msg, "no snapshot named '%s'", name);
+        return false;
+    }
+    return restore_snapshot(r, n->id);
+}
+
+bool reverse_delvm(Reverse *r, const char *name)
+{
+    guint index;
+    Named *n = find_named(r, name, &index);
+    if (!n) {
+        snprintf(r->msg, sizeof r->msg, "no snapshot named '%s'", name);
+        return false;
+    }
+    int id = n->id;
+    g_ptr_array_remove_index(r->named, index);
+    if (id != r->first_id) {
+        /* no longer kept by the name; gone unless another name holds it */
+        bool held = false;
+        for (guint i = 0; i < r->named->len; i++)
+            held |= ((Named *)g_ptr_array_index(r->named, i))->id == id;
+        if (!held)
+            snapstore_set_pinned(r->store, id, false);
+        release_snapshot(r, id);
+    }
+    return true;
+}
+
+bool reverse_named_icount(const Reverse *r, const char *name, uint64_t *icount)
+{
+    Named *n = find_named(r, name, NULL);
+    SnapInfo info;
+    if (!n || !snapstore_get(r->store, n->id, &info))
+        return false;
+    if (icount)
+        *icount = info.icount;
+    return true;
 }
 
 void reverse_note_stop(Reverse *r)
@@ -318,12 +561,24 @@ void reverse_describe(const Reverse *r, void (*line)(void *opaque, const char *t
     snprintf(buf, sizeof buf, "%d snapshots, %" PRIu64 " KiB of %" PRIu64 " KiB budget", n,
              st.bytes / 1024, st.budget / 1024);
     line(opaque, buf);
+    snprintf(buf, sizeof buf, "%-8s %-20s %16s %12s", "ID", "TAG", "ICOUNT", "SIZE");
+    line(opaque, buf);
+    GString *text = g_string_new(NULL);
     for (int i = 0; i < n; i++) {
         SnapInfo info;
         if (!snapstore_info(r->store, i, &info))
             continue;
-        snprintf(buf, sizeof buf, "  #%d  icount %" PRIu64 "  %" PRIu64 " KiB%s", info.id,
-                 info.icount, info.bytes / 1024, info.pinned ? "  (kept)" : "");
-        line(opaque, buf);
+        GString *tags = g_string_new(NULL);
+        for (guint k = 0; k < r->named->len; k++) {
+            const Named *nm = g_ptr_array_index(r->named, k);
+            if (nm->id == info.id)
+                g_string_append_printf(tags, "%s%s", tags->len ? "," : "", nm->name);
+        }
+        g_string_printf(text, "%-8d %-20s %16" PRIu64 " %8" PRIu64 " KiB%s", info.id,
+                        tags->len ? tags->str : "--", info.icount, info.bytes / 1024,
+                        info.id == r->first_id ? "  (start)" : info.pinned ? "  (kept)" : "");
+        line(opaque, text->str);
+        g_string_free(tags, TRUE);
     }
+    g_string_free(text, TRUE);
 }

@@ -22,6 +22,7 @@ typedef enum ReverseStop {
     REV_EXIT,           /* forward: the guest exited (the end of the log) */
     REV_INTERRUPTED,    /* the caller's poll asked to stop */
     REV_ERROR,          /* divergence or damaged log: see reverse_message */
+    REV_REPLAY_BREAK,   /* reverse-continue: stopped at the replay_break icount */
 } ReverseStop;
 
 /* What a stop was about (for REV_BREAKPOINT/REV_WATCHPOINT). */
@@ -60,7 +61,29 @@ void reverse_note_stop(Reverse *r);
 uint64_t reverse_icount(const Reverse *r);
 uint64_t reverse_end_icount(const Reverse *r);   /* known end, or 0 */
 const char *reverse_message(const Reverse *r);
-/* "info snapshots"-style summary lines through a callback. */
+/* replay_break ICOUNT: a one-shot stop at that icount, in both directions.
+ * reverse_run stops there (returning RUN_BUDGET; reverse_break_reached
+ * then says so, once) when it lies ahead; reverse_continue stops there
+ * (REV_REPLAY_BREAK) when it is the last event before the position. The
+ * break is deleted once it stopped the machine. */
+void reverse_set_break(Reverse *r, uint64_t icount);
+void reverse_delete_break(Reverse *r);
+bool reverse_get_break(const Reverse *r, uint64_t *icount);
+bool reverse_break_reached(Reverse *r);
+
+/* savevm/loadvm/delvm NAME: named snapshots, pinned (the memory budget
+ * never drops them). savevm snapshots the current position (an existing
+ * name moves there) and returns the snapshot id, -1 with a message;
+ * loadvm puts the machine and the log back there; delvm forgets the name
+ * and drops the snapshot when no other name holds it. */
+int reverse_savevm(Reverse *r, const char *name);
+bool reverse_loadvm(Reverse *r, const char *name);
+bool reverse_delvm(Reverse *r, const char *name);
+/* The icount of a named snapshot; false when there is none by that name. */
+bool reverse_named_icount(const Reverse *r, const char *name, uint64_t *icount);
+
+/* "info snapshots": a summary line, then one line per snapshot (id, names,
+ * icount, size) through the callback. */
 void reverse_describe(const Reverse *r, void (*line)(void *opaque, const char *text),
                       void *opaque);
 

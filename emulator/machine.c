@@ -184,6 +184,18 @@ static bool skip_idle_time(Machine *m)
     return true;
 }
 
+/* Every return of machine_run leaves the timer and RTC lines as they are
+ * at the icount it stops at, so that the state at a position does not
+ * depend on why the run stopped there. */
+static RunResult stopped(Machine *m, RunResult r)
+{
+    if (m->clint)
+        clint_update(m->clint);
+    if (m->rtc)
+        rtc_update(m->rtc);
+    return r;
+}
+
 RunResult machine_run(Machine *m, uint64_t max_steps)
 {
     uint64_t end = m->icount + max_steps;
@@ -191,6 +203,10 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
     BreakpointSet *bps = breakpoints_of(m);
 
     for (;;) {
+        if (m->clint)
+            clint_update(m->clint);
+        if (m->rtc)
+            rtc_update(m->rtc);
         if (unlikely(m->reset_requested)) {
             char err[256];
             m->reset_requested = false;
@@ -206,10 +222,6 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
         Hart *h = m->harts[m->sched_hart];
         if (m->quantum_left <= 0)
             m->quantum_left = m->quantum;
-        if (m->clint)
-            clint_update(m->clint);
-        if (m->rtc)
-            rtc_update(m->rtc);
         if (h->wfi) {
             if (!hart_interrupt_pending(h)) {
                 next_hart(m);
@@ -223,11 +235,22 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
             h->wfi = false;
         }
         idle_harts = 0;
-        /* before taking interrupts: the state at a position is the one
-         * before the interrupts pending there are taken */
         if (unlikely(m->goal_hart == h->id) && h->instret >= m->goal_steps)
             return RUN_HART_GOAL;
-        hart_take_interrupt(h);
+        /* Taking an interrupt is a step of its own, as an exception is: the
+         * state at an icount is then the same however it was reached (before
+         * the trap entry, or after it one icount later), and a debugger
+         * stepping into an interrupt stops at the handler's first
+         * instruction. */
+        if (hart_take_interrupt(h)) {
+            h->instret++;
+            m->icount++;
+            if (--m->quantum_left <= 0)
+                next_hart(m);
+            if (unlikely(m->goal_hart == h->id) && h->instret >= m->goal_steps)
+                return stopped(m, RUN_HART_GOAL);
+            continue;
+        }
 
         int64_t slice = m->quantum_left;
         if ((uint64_t)slice > end - m->icount)
@@ -253,13 +276,13 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
         if (h->wfi || m->quantum_left <= 0)
             next_hart(m);
         if (unlikely(m->watchpoints) && machine_take_watchpoint_stop(m))
-            return RUN_WATCHPOINT;
+            return stopped(m, RUN_WATCHPOINT);
         if (unlikely(h->bp_stop)) {
             h->bp_stop = false;
-            return RUN_BREAKPOINT;
+            return stopped(m, RUN_BREAKPOINT);
         }
         if (unlikely(m->goal_hart == h->id) && h->instret >= m->goal_steps)
-            return RUN_HART_GOAL;
+            return stopped(m, RUN_HART_GOAL);
     }
 }
 

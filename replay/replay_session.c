@@ -280,8 +280,12 @@ static RunResult replay_replay_run(ReplaySession *s, Machine *m, uint64_t max_st
                      ", got every hart waiting)", machine_icount(m), target);
             return RUN_REPLAY_DIVERGED;
         }
-        if (r != RUN_BUDGET)
-            return r;   /* breakpoint, watchpoint */
+        if (r != RUN_BUDGET) {
+            /* breakpoint, watchpoint, hart goal: the state at this icount
+             * includes the inputs that arrive here, however it is reached */
+            RunResult d = replay_apply_due(s, m);
+            return d == RUN_REPLAY_DIVERGED ? d : r;
+        }
     }
 }
 

@@ -401,6 +401,10 @@ static int rr_after_machine(Machine *m, const MachineConfig *cfg, Monitor *mon)
     }
     replay_session_attach(rr.rs, m);
     monitor_set_reset_hook(mon, rr_reset_hook, m);
+    char *ev = bundle_events_path();
+    monitor_set_replay(mon, rr.rs, rr.b ? rr.b->events_path : ev,
+                       rr.b && rr.b->finished ? rr.b->end_icount : 0);
+    g_free(ev);
     return -1;
 }
 
@@ -527,6 +531,7 @@ static int cmd_run(int argc, char **argv)
             /* replaying under GDB: it can run backwards too */
             rev = reverse_new(m, rr.rs, rr.opts.snapshot_mem, rr.opts.snapshot_every);
             gdbstub_set_reverse(stub, rev);
+            monitor_set_reverse(mon, rev);
         }
         int code = gdbstub_run(stub, ro.start_stopped);
         gdbstub_free(stub);
@@ -537,6 +542,12 @@ static int cmd_run(int argc, char **argv)
         return code;
     }
     bool guest_exited = false;
+    /* replaying with a monitor: replay_seek, savevm ... need the engine */
+    Reverse *rev = NULL;
+    if (rr.mode == REPLAY_MODE_REPLAY && ro.monitor) {
+        rev = reverse_new(m, rr.rs, rr.opts.snapshot_mem, rr.opts.snapshot_every);
+        monitor_set_reverse(mon, rev);
+    }
     for (;;) {
         if (monitor_quit_requested(mon)) {
             rr_quit(m);
@@ -551,10 +562,18 @@ static int cmd_run(int argc, char **argv)
             monitor_poll(mon, 20);
             continue;
         }
-        RunResult r = rr.rs ? replay_run(rr.rs, m, 1u << 20) : machine_run(m, 1u << 20);
+        RunResult r = rev     ? reverse_run(rev, 1u << 20)
+                    : rr.rs ? replay_run(rr.rs, m, 1u << 20)
+                            : machine_run(m, 1u << 20);
         if (r == RUN_EXIT || r == RUN_REPLAY_END || r == RUN_REPLAY_DIVERGED) {
             guest_exited = r == RUN_EXIT;
             break;
+        }
+        if (rev && reverse_break_reached(rev)) {
+            fprintf(stderr, "replay: stopped at icount %" PRIu64 " (replay_break)\n",
+                    machine_icount(m));
+            monitor_set_paused(mon, true);
+            reverse_note_stop(rev);
         }
         if (console_poll(m)) {
             rr_quit(m);
@@ -568,6 +587,7 @@ static int cmd_run(int argc, char **argv)
             console_wait(m, ro.monitor ? 20 : 100);
     }
     monitor_free(mon);
+    reverse_free(rev);
     int code = machine_exit_code(m);
     if (ro.report_icount)
         fprintf(stderr, "rewind: exit status %d after %" PRIu64 " instructions\n", code,

@@ -176,8 +176,19 @@ static void enter_raw_mode(void)
 
 /* ---- output ---- */
 
+/* Reverse execution re-executes what the user has seen already: its output
+ * is not printed twice (console_mute_output). */
+static bool output_muted;
+
+void console_mute_output(bool mute)
+{
+    output_muted = mute;
+}
+
 static void console_out(void *opaque, uint8_t byte)
 {
+    if (output_muted)
+        return;
     (void)opaque;
     if (!con.out)
         return;

@@ -89,6 +89,9 @@ void console_attach(Machine *m);
 bool console_poll(Machine *m);
 /* Blocks up to timeout_ms for host input (used when every hart waits). */
 void console_wait(Machine *m, int timeout_ms);
+/* While muted, the guest's console output is dropped (reverse execution
+ * replaying what was already shown). */
+void console_mute_output(bool mute);
 /* -serial mon:stdio (the monitor shares the terminal): on Ctrl-A c the
  * console stops reading stdin and calls to_monitor with the bytes read
  * after the key; the monitor reads stdin until it calls

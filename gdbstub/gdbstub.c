@@ -125,6 +125,7 @@ typedef enum StopWhy {
     STOP_EXIT,
     STOP_QUIT,          /* console Ctrl-A x */
     STOP_REPLAY_END,    /* replay: the end of the log (or a divergence) */
+    STOP_REPLAY_BREAK,  /* replay: the monitor's replay_break icount */
 } StopWhy;
 
 /* Runs the machine until something stops it. */
@@ -142,6 +143,8 @@ static StopWhy run_machine(GdbStub *s)
             return STOP_BREAKPOINT;
         if (r == RUN_WATCHPOINT)
             return STOP_WATCHPOINT;
+        if (s->rev && reverse_break_reached(s->rev))
+            return STOP_REPLAY_BREAK;
         if (console_poll(s->m))
             return STOP_QUIT;
         poll_monitor(s);
@@ -171,6 +174,8 @@ static void report_stop(GdbStub *s, StopWhy why)
         gdb_send_watch_stop(s, hart, type, addr);
     } else if (why == STOP_DEBUGGER) {
         gdb_send_stop(s, s->g_hart > 0 ? s->g_hart : 0, SIG_INT, -1);
+    } else if (why == STOP_REPLAY_BREAK) {
+        gdb_send_stop(s, s->g_hart > 0 ? s->g_hart : 0, SIG_TRAP, -1);
     } else if (why == STOP_REPLAY_END) {
         char buf[64];
         snprintf(buf, sizeof buf, "T%02xthread:%x;replaylog:end;", SIG_TRAP,
@@ -299,6 +304,13 @@ int gdbstub_run(GdbStub *s, bool start_stopped)
             StopWhy why = run_machine(s);
             if (s->mon)
                 monitor_set_paused(s->mon, true);
+            if (why == STOP_EXIT && s->rev) {
+                /* replaying: the guest's exit is the end of the recorded
+                 * history, not of the session: GDB can walk back from it */
+                report_reverse(s, s->g_hart > 0 ? s->g_hart : 0, REV_END, NULL);
+                stopped = true;
+                continue;
+            }
             if (why == STOP_EXIT) {
                 report_exit(s);
                 break;
@@ -324,10 +336,8 @@ int gdbstub_run(GdbStub *s, bool start_stopped)
                 st = reverse_stepi(s->rev, s->step_hart);
             else
                 st = reverse_continue(s->rev, &hit);
-            if (st == REV_EXIT) {
-                report_exit(s);
-                break;
-            }
+            if (st == REV_EXIT)
+                st = REV_END;   /* the guest's exit ends the history only */
             report_reverse(s, s->step_hart, st, &hit);
             continue;
         }

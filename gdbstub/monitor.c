@@ -17,6 +17,8 @@
  *                       on_mux_switch when the guest has the terminal, the
  *                       monitor reads stdin itself when it has it). */
 #include "monitor.h"
+#include "replay.h"
+#include "reverse.h"
 #include "stub_internal.h"
 
 #include <ctype.h>
@@ -70,7 +72,38 @@ struct Monitor {
     bool escape;                /* mux: Ctrl-A seen */
     MonitorResetHook reset_hook;    /* record/replay */
     void *reset_hook_opaque;
+    ReplaySession *rs;      /* record/replay session (monitor_set_replay) */
+    char *log_path;
+    uint64_t recorded_end;  /* the manifest's end icount, 0 unknown */
+    Reverse *rev;           /* replaying: seek, savevm ... */
+    GPtrArray *bookmarks;   /* Bookmark */
 };
+
+typedef struct Bookmark {
+    char *name;
+    uint64_t icount;
+} Bookmark;
+
+static void bookmark_free(gpointer p)
+{
+    Bookmark *b = p;
+    g_free(b->name);
+    g_free(b);
+}
+
+void monitor_set_replay(Monitor *mon, ReplaySession *rs, const char *log_path,
+                        uint64_t end_icount)
+{
+    mon->rs = rs;
+    g_free(mon->log_path);
+    mon->log_path = g_strdup(log_path);
+    mon->recorded_end = end_icount;
+}
+
+void monitor_set_reverse(Monitor *mon, Reverse *rev)
+{
+    mon->rev = rev;
+}
 
 void monitor_set_reset_hook(Monitor *mon, MonitorResetHook fn, void *opaque)
 {
@@ -125,6 +158,16 @@ static void info_registers(Ctx *c, const char *args);
 static void info_cpus(Ctx *c, const char *args);
 static void info_mtree(Ctx *c, const char *args);
 static void info_status(Ctx *c, const char *args);
+static void info_replay(Ctx *c, const char *args);
+static void info_snapshots(Ctx *c, const char *args);
+static void cmd_replay_seek(Ctx *c, const char *args);
+static void cmd_replay_break(Ctx *c, const char *args);
+static void cmd_replay_delete_break(Ctx *c, const char *args);
+static void cmd_savevm(Ctx *c, const char *args);
+static void cmd_loadvm(Ctx *c, const char *args);
+static void cmd_delvm(Ctx *c, const char *args);
+static void cmd_bookmark(Ctx *c, const char *args);
+static void cmd_goto(Ctx *c, const char *args);
 
 /* `info` subcommands. Adding one is one line here (and its function). */
 static const Cmd info_cmds[] = {
@@ -133,6 +176,10 @@ static const Cmd info_cmds[] = {
     { "registers", "[-a|vcpu]",
       "show the cpu registers (-a: all cpus; vcpu: that one; default: the current cpu)",
       info_registers, NULL },
+    { "replay", "", "show record/replay information (mode, icount, end, log)", info_replay,
+      NULL },
+    { "snapshots", "", "show the in-memory snapshots of the replay (id, tag, icount, size)",
+      info_snapshots, NULL },
     { "status", "", "show the current VM status (running|paused)", info_status, NULL },
     { NULL, NULL, NULL, NULL, NULL },
 };
@@ -144,15 +191,29 @@ static const Cmd info_cmds[] = {
  * with mon_printf(c, ...). Keep the table sorted by name (help lists it in
  * this order). */
 static const Cmd commands[] = {
+    { "bookmark", "[name|-d name]",
+      "remember the current icount as 'name' (no argument: list the bookmarks; -d: forget one)",
+      cmd_bookmark, NULL },
     { "cont|c", "", "resume emulation", cmd_cont, NULL },
     { "cpu", "index", "set the default CPU", cmd_cpu, NULL },
+    { "delvm", "tag", "delete the in-memory snapshot 'tag'", cmd_delvm, NULL },
     { "gdb_phys", "[on|off]",
       "GDB's memory accesses (m/M/X packets) use physical addresses (on) or the selected "
       "hart's translation (off, the default)", cmd_gdb_phys, NULL },
+    { "goto", "name", "go to the icount of bookmark 'name' (as replay_seek)", cmd_goto, NULL },
     { "help|?", "[cmd]", "show the help", cmd_help, NULL },
     { "info", "[subcommand]", "show various information about the system state", cmd_info,
       info_cmds },
+    { "loadvm", "tag", "go back (or forward) to the in-memory snapshot 'tag'", cmd_loadvm, NULL },
     { "quit|q", "", "quit the emulator", cmd_quit, NULL },
+    { "replay_break", "icount",
+      "stop once at that instruction count (forward, or reverse-continue from GDB)",
+      cmd_replay_break, NULL },
+    { "replay_delete_break", "", "remove the replay_break stop", cmd_replay_delete_break,
+      NULL },
+    { "replay_seek", "icount", "go to that instruction count of the replay (either direction)",
+      cmd_replay_seek, NULL },
+    { "savevm", "tag", "snapshot the current position in memory as 'tag'", cmd_savevm, NULL },
     { "stop|s", "", "stop emulation", cmd_stop, NULL },
     { "system_reset", "", "reset the system", cmd_system_reset, NULL },
     { "x", "/fmt addr", "virtual memory dump starting at 'addr'", cmd_x, NULL },
@@ -661,6 +722,301 @@ static void cmd_gdb_phys(Ctx *c, const char *args)
                s->phys_mem ? "physical" : "virtual (the selected hart's translation)");
 }
 
+/* ---- record/replay: info replay, replay_seek, savevm, bookmarks ... ---- */
+
+/* The Reverse engine, or NULL after "CMD: not replaying". */
+static Reverse *need_reverse(Ctx *c, const char *cmd)
+{
+    Monitor *mon = c->mon;
+    if (mon->rev)
+        return mon->rev;
+    if (mon->rs && replay_session_mode(mon->rs) == REPLAY_MODE_RECORD)
+        mon_printf(c, "%s: not replaying (this session records)\n", cmd);
+    else if (mon->rs)
+        mon_printf(c, "%s: not replaying under GDB or a monitor\n", cmd);
+    else
+        mon_printf(c, "%s: not replaying\n", cmd);
+    return NULL;
+}
+
+/* The icount where the recording ends, 0 when not known yet. */
+static uint64_t known_end(const Monitor *mon)
+{
+    uint64_t end = mon->rev ? reverse_end_icount(mon->rev) : 0;
+    return end ? end : mon->recorded_end;
+}
+
+/* An instruction count: decimal or 0x hex, with an optional k/M/G suffix
+ * (powers of 1000). */
+static bool parse_icount(Ctx *c, const char *cmd, const char *s, uint64_t *out)
+{
+    if (!*s) {
+        mon_printf(c, "%s: an instruction count is needed (%s ICOUNT)\n", cmd, cmd);
+        return false;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = isdigit((unsigned char)*s) ? strtoull(s, &end, 0) : 0;
+    uint64_t unit = 1;
+    bool ok = isdigit((unsigned char)*s) && !errno;
+    if (ok && *end) {
+        switch (*end) {
+        case 'k': case 'K': unit = 1000ull; break;
+        case 'm': case 'M': unit = 1000000ull; break;
+        case 'g': case 'G': unit = 1000000000ull; break;
+        default: ok = false; break;
+        }
+        ok = ok && !end[1];
+    }
+    if (ok && v > UINT64_MAX / unit)
+        ok = false;
+    if (!ok) {
+        mon_printf(c, "%s: invalid instruction count '%s'\n", cmd, s);
+        return false;
+    }
+    *out = (uint64_t)v * unit;
+    return true;
+}
+
+/* A snapshot or bookmark name: one word. */
+static bool valid_name(Ctx *c, const char *cmd, const char *name)
+{
+    if (!*name) {
+        mon_printf(c, "%s: a name is needed (%s NAME)\n", cmd, cmd);
+        return false;
+    }
+    if (strpbrk(name, " \t")) {
+        mon_printf(c, "%s: invalid name '%s' (one word)\n", cmd, name);
+        return false;
+    }
+    return true;
+}
+
+/* The machine moved (seek, loadvm, goto): it stays stopped there, as in
+ * QEMU. A GDB waiting for the machine gets a stop reply (the stub stops
+ * when the monitor pauses); one already stopped caches the old registers
+ * and is told how to refresh them. */
+static void after_move(Ctx *c)
+{
+    Monitor *mon = c->mon;
+    bool was_running = !mon->paused;
+    reverse_note_stop(mon->rev);
+    mon->paused = true;
+    if (!was_running && debugger_attached(mon))
+        mon_printf(c, "now at icount %" PRIu64 "; GDB shows the new position after "
+                   "'maintenance flush register-cache'\n", machine_icount(c->m));
+}
+
+/* Goes to icount target; on failure the position is unchanged and the
+ * message says why. */
+static bool seek_to(Ctx *c, const char *cmd, uint64_t target)
+{
+    Reverse *rev = c->mon->rev;
+    uint64_t from = reverse_icount(rev);
+    uint64_t end = known_end(c->mon);
+    if (end && target > end) {
+        mon_printf(c, "%s: icount %" PRIu64 " is past the end of the recording (icount %" PRIu64
+                   "); position unchanged (icount %" PRIu64 ")\n", cmd, target, end, from);
+        return false;
+    }
+    ReverseStop st = reverse_seek(rev, target);
+    uint64_t at = reverse_icount(rev);
+    if (at == target && (st == REV_STOPPED || st == REV_END || st == REV_EXIT)) {
+        after_move(c);
+        return true;
+    }
+    if (st == REV_END || st == REV_EXIT)
+        mon_printf(c, "%s: the recording ends at icount %" PRIu64 ", before %" PRIu64, cmd, at,
+                   target);
+    else
+        mon_printf(c, "%s: %s", cmd, reverse_message(rev) ? reverse_message(rev) : "failed");
+    if (reverse_seek(rev, from) == REV_STOPPED && reverse_icount(rev) == from) {
+        mon_printf(c, "; position unchanged (icount %" PRIu64 ")\n", from);
+    } else {
+        mon_printf(c, "; now at icount %" PRIu64 "\n", reverse_icount(rev));
+        after_move(c);
+    }
+    return false;
+}
+
+static void info_replay(Ctx *c, const char *args)
+{
+    (void)args;
+    Monitor *mon = c->mon;
+    if (!mon->rs) {
+        mon_printf(c, "Record/replay is not active\n");
+        return;
+    }
+    bool rec = replay_session_mode(mon->rs) == REPLAY_MODE_RECORD;
+    const char *path = mon->log_path ? mon->log_path : "?";
+    uint64_t ic = machine_icount(c->m);
+    mon_printf(c, "%s execution '%s': instruction count = %" PRIu64 "\n",
+               rec ? "Recording" : "Replaying", path, ic);
+    mon_printf(c, "  mode:         %s\n", rec ? "record" : "replay");
+    mon_printf(c, "  icount:       %" PRIu64 "\n", ic);
+    if (!rec) {
+        uint64_t end = known_end(mon);
+        if (end)
+            mon_printf(c, "  end icount:   %" PRIu64 "\n", end);
+        else
+            mon_printf(c, "  end icount:   unknown (the recording did not finish)\n");
+    }
+    struct stat st;
+    if (mon->log_path && stat(mon->log_path, &st) == 0)
+        mon_printf(c, "  log:          %s (%" PRIu64 " bytes)\n", path, (uint64_t)st.st_size);
+    else
+        mon_printf(c, "  log:          %s\n", path);
+    if (!mon->rev)
+        return;
+    uint64_t brk;
+    if (reverse_get_break(mon->rev, &brk))
+        mon_printf(c, "  replay_break: %" PRIu64 "\n", brk);
+    else
+        mon_printf(c, "  replay_break: none\n");
+    mon_printf(c, "  bookmarks:    %u\n", mon->bookmarks ? mon->bookmarks->len : 0u);
+}
+
+static void describe_line(void *opaque, const char *text)
+{
+    mon_printf(opaque, "%s\n", text);
+}
+
+static void info_snapshots(Ctx *c, const char *args)
+{
+    (void)args;
+    Reverse *rev = need_reverse(c, "info snapshots");
+    if (rev)
+        reverse_describe(rev, describe_line, c);
+}
+
+static void cmd_replay_seek(Ctx *c, const char *args)
+{
+    uint64_t target;
+    if (need_reverse(c, "replay_seek") && parse_icount(c, "replay_seek", args, &target))
+        seek_to(c, "replay_seek", target);
+}
+
+static void cmd_replay_break(Ctx *c, const char *args)
+{
+    uint64_t target;
+    Reverse *rev = need_reverse(c, "replay_break");
+    if (!rev || !parse_icount(c, "replay_break", args, &target))
+        return;
+    uint64_t end = known_end(c->mon);
+    if (end && target > end) {
+        mon_printf(c, "replay_break: icount %" PRIu64 " is past the end of the recording "
+                   "(icount %" PRIu64 ")\n", target, end);
+        return;
+    }
+    reverse_set_break(rev, target);
+}
+
+static void cmd_replay_delete_break(Ctx *c, const char *args)
+{
+    (void)args;
+    Reverse *rev = need_reverse(c, "replay_delete_break");
+    if (rev)
+        reverse_delete_break(rev);
+}
+
+static void cmd_savevm(Ctx *c, const char *args)
+{
+    Reverse *rev = need_reverse(c, "savevm");
+    if (!rev || !valid_name(c, "savevm", args))
+        return;
+    if (reverse_savevm(rev, args) < 0)
+        mon_printf(c, "savevm: %s\n", reverse_message(rev));
+}
+
+static void cmd_loadvm(Ctx *c, const char *args)
+{
+    Reverse *rev = need_reverse(c, "loadvm");
+    if (!rev || !valid_name(c, "loadvm", args))
+        return;
+    if (!reverse_named_icount(rev, args, NULL)) {
+        mon_printf(c, "loadvm: no snapshot named '%s' (see info snapshots)\n", args);
+        return;
+    }
+    if (!reverse_loadvm(rev, args)) {
+        mon_printf(c, "loadvm: %s\n", reverse_message(rev));
+        return;
+    }
+    after_move(c);
+}
+
+static void cmd_delvm(Ctx *c, const char *args)
+{
+    Reverse *rev = need_reverse(c, "delvm");
+    if (!rev || !valid_name(c, "delvm", args))
+        return;
+    if (!reverse_delvm(rev, args))
+        mon_printf(c, "delvm: no snapshot named '%s' (see info snapshots)\n", args);
+}
+
+static Bookmark *find_bookmark(Monitor *mon, const char *name, guint *index)
+{
+    for (guint i = 0; mon->bookmarks && i < mon->bookmarks->len; i++) {
+        Bookmark *b = g_ptr_array_index(mon->bookmarks, i);
+        if (!strcmp(b->name, name)) {
+            if (index)
+                *index = i;
+            return b;
+        }
+    }
+    return NULL;
+}
+
+static void cmd_bookmark(Ctx *c, const char *args)
+{
+    Monitor *mon = c->mon;
+    if (!need_reverse(c, "bookmark"))
+        return;
+    if (!mon->bookmarks)
+        mon->bookmarks = g_ptr_array_new_with_free_func(bookmark_free);
+    if (!*args) {
+        if (!mon->bookmarks->len)
+            mon_printf(c, "no bookmarks\n");
+        for (guint i = 0; i < mon->bookmarks->len; i++) {
+            Bookmark *b = g_ptr_array_index(mon->bookmarks, i);
+            mon_printf(c, "%-20s icount %" PRIu64 "\n", b->name, b->icount);
+        }
+        return;
+    }
+    if (!strncmp(args, "-d", 2) && (args[2] == ' ' || args[2] == '\t' || !args[2])) {
+        const char *name = skip_blanks(args + 2);
+        guint index;
+        if (!valid_name(c, "bookmark -d", name))
+            return;
+        if (!find_bookmark(mon, name, &index))
+            mon_printf(c, "bookmark: no bookmark named '%s'\n", name);
+        else
+            g_ptr_array_remove_index(mon->bookmarks, index);
+        return;
+    }
+    if (!valid_name(c, "bookmark", args))
+        return;
+    Bookmark *b = find_bookmark(mon, args, NULL);
+    if (!b) {
+        b = g_new0(Bookmark, 1);
+        b->name = g_strdup(args);
+        g_ptr_array_add(mon->bookmarks, b);
+    }
+    b->icount = machine_icount(c->m);
+    mon_printf(c, "bookmark '%s' at icount %" PRIu64 "\n", b->name, b->icount);
+}
+
+static void cmd_goto(Ctx *c, const char *args)
+{
+    if (!need_reverse(c, "goto") || !valid_name(c, "goto", args))
+        return;
+    Bookmark *b = find_bookmark(c->mon, args, NULL);
+    if (!b) {
+        mon_printf(c, "goto: no bookmark named '%s' (bookmark lists them)\n", args);
+        return;
+    }
+    seek_to(c, "goto", b->icount);
+}
+
 /* ---- execution ---- */
 
 void monitor_execute(Monitor *mon, const char *line, MonitorWriter w, void *opaque, int hart,
@@ -1001,6 +1357,9 @@ void monitor_free(Monitor *mon)
     if (mon->unix_path)
         unlink(mon->unix_path);
     g_free(mon->unix_path);
+    g_free(mon->log_path);
+    if (mon->bookmarks)
+        g_ptr_array_free(mon->bookmarks, TRUE);
     g_string_free(mon->line, TRUE);
     g_free(mon);
 }

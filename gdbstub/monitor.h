@@ -58,4 +58,15 @@ bool monitor_quit_requested(const Monitor *mon);
 typedef bool (*MonitorResetHook)(void *opaque, char *err, size_t errlen);
 void monitor_set_reset_hook(Monitor *mon, MonitorResetHook fn, void *opaque);
 
+/* Record/replay: the session, its log file and the recording's end icount
+ * (0 when not known), for `info replay`. */
+typedef struct ReplaySession ReplaySession;
+void monitor_set_replay(Monitor *mon, ReplaySession *rs, const char *log_path,
+                        uint64_t end_icount);
+/* Replaying: the Reverse engine (reverse/reverse.h) that replay_seek,
+ * replay_break, savevm/loadvm/delvm, bookmark/goto and info snapshots
+ * use. Without one they answer "CMD: not replaying". */
+typedef struct Reverse Reverse;
+void monitor_set_reverse(Monitor *mon, Reverse *rev);
+
 #endif

@@ -42,6 +42,7 @@ struct Reverse {
     SnapStore *store;
     GArray *positions;      /* RLogPos; a snapshot's log_pos indexes it */
     uint64_t interval;
+    uint64_t high_water;    /* furthest icount reached: output before it was shown */
     ReversePoll poll;
     void *poll_opaque;
     bool interrupted;
@@ -195,7 +196,7 @@ static void progress_end(Reverse *r, bool owner)
 /* Replays forward until icount `target` (or something stops it), taking a
  * snapshot at every multiple of the interval it reaches that has none.
  * Checks the poll between chunks: r->interrupted says it fired. */
-static RunResult forward_to(Reverse *r, uint64_t target)
+static RunResult forward_chunks(Reverse *r, uint64_t target)
 {
     for (;;) {
         uint64_t ic = now(r);
@@ -205,7 +206,15 @@ static RunResult forward_to(Reverse *r, uint64_t target)
             return RUN_BUDGET;
         uint64_t boundary = (ic / r->interval + 1) * r->interval;
         uint64_t stop = target < boundary ? target : boundary;
+        /* below the high-water mark the console output was shown when
+         * replay first got there: do not print it again */
+        bool seen = ic < r->high_water;
+        if (seen && stop > r->high_water)
+            stop = r->high_water;
+        console_mute_output(seen);
         RunResult res = replay_run(r->rs, r->m, stop - ic);
+        if (now(r) > r->high_water)
+            r->high_water = now(r);
         if (res != RUN_BUDGET)
             return res;
         progress_tick(r);
@@ -214,6 +223,13 @@ static RunResult forward_to(Reverse *r, uint64_t target)
             return RUN_BUDGET;
         }
     }
+}
+
+static RunResult forward_to(Reverse *r, uint64_t target)
+{
+    RunResult res = forward_chunks(r, target);
+    console_mute_output(false);
+    return res;
 }
 
 static ReverseStop stop_of(Reverse *r, RunResult res)
@@ -246,7 +262,12 @@ RunResult reverse_run(Reverse *r, uint64_t max_steps)
     bool brk = r->have_break && r->break_icount > now(r) && r->break_icount <= target;
     if (brk)
         target = r->break_icount;
+    /* a forward run is polled by its caller (the stub reads Ctrl-C
+     * itself): polling here would swallow it */
+    ReversePoll poll = r->poll;
+    r->poll = NULL;
     RunResult res = forward_to(r, target);
+    r->poll = poll;
     if (brk && res == RUN_BUDGET && now(r) == r->break_icount) {
         r->have_break = false;
         r->break_reached = true;
@@ -290,6 +311,7 @@ static bool find_step_start(Reverse *r, int hart, uint64_t k, uint64_t *where)
         before = at;
     }
     machine_suspend_debug(r->m, true);
+    console_mute_output(true);      /* all of it was shown already */
     machine_set_hart_goal(r->m, hart, k - 1);
     RunResult res = replay_run(r->rs, r->m, UINT64_MAX);
     machine_set_hart_goal(r->m, -1, 0);
@@ -302,6 +324,7 @@ static bool find_step_start(Reverse *r, int hart, uint64_t k, uint64_t *where)
             ok = false;
     }
     machine_suspend_debug(r->m, false);
+    console_mute_output(false);
     if (!ok) {
         snprintf(r->msg, sizeof r->msg, "could not find the previous step of hart %d", hart);
         return false;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rewind's entry point: set-up, demo, tests and benchmarks.
 #   ./rewind.sh setup   install missing Debian packages, configure, build
-#   ./rewind.sh demo    setup, then boot OpenSBI + U-Boot and talk to it
+#   ./rewind.sh demo    setup, boot OpenSBI + U-Boot, then record a buggy guest
+#                       and walk it backwards with gdb-multiarch
 #   ./rewind.sh test    setup, then the whole test suite (also under ASan+UBSan)
 #   ./rewind.sh bench   setup, then the MIPS benchmarks against QEMU
 set -euo pipefail
@@ -63,7 +64,8 @@ run_tests() {
 
 demo() {
     setup
-    log "booting OpenSBI + U-Boot on build/rewind; typing 'version' at the prompt"
+    log "booting OpenSBI + U-Boot, then recording tests/guests/corrupt.c and" \
+        "finding its faulty store with gdb-multiarch, a watchpoint and reverse-continue"
     /usr/bin/python3 scripts/demo.py
 }
 
@@ -71,6 +73,7 @@ case "${1:-}" in
     setup) setup ;;
     demo) demo ;;
     test) run_tests ;;
-    bench) setup; /usr/bin/python3 tests/perf/bench.py ;;
+    bench) setup; b=0; /usr/bin/python3 tests/perf/bench.py || b=$?
+           /usr/bin/python3 tests/perf/reverse_bench.py; exit $b ;;
     *) echo "usage: $0 setup|demo|test|bench" >&2; exit 2 ;;
 esac

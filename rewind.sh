@@ -14,7 +14,7 @@ PACKAGES=(
     libglib2.0-dev zlib1g-dev libslirp-dev libreadline-dev libfdt-dev
     gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf picolibc-riscv64-unknown-elf
     gcc-riscv64-linux-gnu
-    qemu-system-misc gdb-multiarch opensbi u-boot-qemu device-tree-compiler
+    qemu-system-misc qemu-utils gdb-multiarch opensbi u-boot-qemu device-tree-compiler
     python3 python3-pytest
 )
 

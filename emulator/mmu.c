@@ -104,7 +104,9 @@ bool mmu_translate(Hart *h, uint64_t va, int access, uint64_t *pa, bool debug)
         } else {
             if (priv == PRV_U && !(pte & PTE_U))
                 break;
-            if (priv == PRV_S && (pte & PTE_U) && !(h->mstatus & MSTATUS_SUM))
+            /* the debugger reads user memory from a kernel stop whatever
+             * SUM says (so does QEMU's): a syscall's pointer arguments */
+            if (priv == PRV_S && (pte & PTE_U) && !(h->mstatus & MSTATUS_SUM) && !debug)
                 break;
             if (access == ACC_LOAD &&
                 !((pte & PTE_R) || ((pte & PTE_X) && (h->mstatus & MSTATUS_MXR))))

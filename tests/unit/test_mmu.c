@@ -73,6 +73,12 @@ static void test_user_pages(void)
     g_assert_cmpuint(h->exc_cause, ==, EXC_INSN_PAGE);
     h->priv = PRV_U;
     g_assert_true(mmu_translate(h, 0x40000000, ACC_FETCH, &pa, false));
+    /* the debugger reads user pages from S-mode whatever SUM says */
+    h->priv = PRV_S;
+    h->mstatus &= ~MSTATUS_SUM;
+    g_assert_false(mmu_translate(h, 0x40000000, ACC_LOAD, &pa, false));
+    g_assert_true(mmu_translate(h, 0x40000000, ACC_LOAD, &pa, true));
+    g_assert_cmphex(pa, ==, DATA);
     mini_machine_free(m);
 
     m = sv39(R | W | X);                    /* supervisor page */

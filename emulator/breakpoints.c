@@ -122,15 +122,6 @@ void breakpoints_free_machine(Machine *m)
     }
 }
 
-bool breakpoint_page(const BreakpointSet *s, uint64_t pc)
-{
-    uint64_t page = pc & PAGE_MASK;
-    for (int i = 0; i < s->n; i++)
-        if ((s->bp[i].addr & PAGE_MASK) == page)
-            return true;
-    return false;
-}
-
 void machine_debug_forget_hits(Machine *m)
 {
     if (m->breakpoints)

@@ -9,8 +9,6 @@
 
 /* The machine's breakpoints, or NULL when it has none (the fast path). */
 BreakpointSet *breakpoints_of(const Machine *m);
-/* True when the virtual page of pc holds a breakpoint. */
-bool breakpoint_page(const BreakpointSet *s, uint64_t pc);
 /* True when hart must stop before executing the instruction at pc (and
  * records the stop), false when there is no breakpoint at pc or this is
  * the stop already reported at this point of the hart (same retired

@@ -184,16 +184,43 @@ static bool skip_idle_time(Machine *m)
     return true;
 }
 
-/* Every return of machine_run leaves the timer and RTC lines as they are
- * at the icount it stops at, so that the state at a position does not
- * depend on why the run stopped there. */
-static RunResult stopped(Machine *m, RunResult r)
+static void update_lines(Machine *m)
 {
     if (m->clint)
         clint_update(m->clint);
     if (m->rtc)
         rtc_update(m->rtc);
+}
+
+/* Every return of machine_run leaves the timer and RTC lines as they are
+ * at the icount it stops at, so that the state at a position does not
+ * depend on why the run stopped there. */
+static RunResult stopped(Machine *m, RunResult r)
+{
+    update_lines(m);
     return r;
+}
+
+/* n steps of hart h happened: its count and the machine's. */
+static void account(Machine *m, Hart *h, int64_t n)
+{
+    h->instret += (uint64_t)n;
+    m->icount += (uint64_t)n;
+}
+
+/* Runs up to max steps of h as the current hart; returns the steps run. */
+static int64_t run_steps(Machine *m, Hart *h, int64_t max)
+{
+    m->current = h;
+    int64_t n = hart_run(h, max);
+    m->current = NULL;
+    account(m, h, n);
+    return n;
+}
+
+static bool goal_reached(const Machine *m, const Hart *h)
+{
+    return unlikely(m->goal_hart == h->id) && h->instret >= m->goal_steps;
 }
 
 RunResult machine_run(Machine *m, uint64_t max_steps)
@@ -203,10 +230,7 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
     BreakpointSet *bps = breakpoints_of(m);
 
     for (;;) {
-        if (m->clint)
-            clint_update(m->clint);
-        if (m->rtc)
-            rtc_update(m->rtc);
+        update_lines(m);
         if (unlikely(m->reset_requested)) {
             char err[256];
             m->reset_requested = false;
@@ -235,7 +259,7 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
             h->wfi = false;
         }
         idle_harts = 0;
-        if (unlikely(m->goal_hart == h->id) && h->instret >= m->goal_steps)
+        if (goal_reached(m, h))
             return RUN_HART_GOAL;
         /* Taking an interrupt is a step of its own, as an exception is: the
          * state at an icount is then the same however it was reached (before
@@ -243,11 +267,10 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
          * stepping into an interrupt stops at the handler's first
          * instruction. */
         if (hart_take_interrupt(h)) {
-            h->instret++;
-            m->icount++;
+            account(m, h, 1);
             if (--m->quantum_left <= 0)
                 next_hart(m);
-            if (unlikely(m->goal_hart == h->id) && h->instret >= m->goal_steps)
+            if (goal_reached(m, h))
                 return stopped(m, RUN_HART_GOAL);
             continue;
         }
@@ -267,12 +290,7 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
          * and runs at full speed everywhere else */
         if (unlikely(bps) && breakpoint_should_stop(bps, h->id, h->pc, h->instret))
             return RUN_BREAKPOINT;
-        m->current = h;
-        int64_t n = hart_run(h, slice);
-        m->current = NULL;
-        h->instret += (uint64_t)n;
-        m->icount += (uint64_t)n;
-        m->quantum_left -= n;
+        m->quantum_left -= run_steps(m, h, slice);
         if (h->wfi || m->quantum_left <= 0)
             next_hart(m);
         if (unlikely(m->watchpoints) && machine_take_watchpoint_stop(m))
@@ -281,7 +299,7 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
             h->bp_stop = false;
             return stopped(m, RUN_BREAKPOINT);
         }
-        if (unlikely(m->goal_hart == h->id) && h->instret >= m->goal_steps)
+        if (goal_reached(m, h))
             return stopped(m, RUN_HART_GOAL);
     }
 }
@@ -466,11 +484,7 @@ RunResult machine_step_hart(Machine *m, int hart)
     if (m->clint)
         clint_update(m->clint);
     h->wfi = false;
-    m->current = h;
-    int64_t n = hart_run(h, 1);
-    m->current = NULL;
-    h->instret += (uint64_t)n;
-    m->icount += (uint64_t)n;
+    run_steps(m, h, 1);
     if (unlikely(m->watchpoints) && machine_take_watchpoint_stop(m))
         return RUN_WATCHPOINT;
     return m->exit_requested ? RUN_EXIT : RUN_BUDGET;

@@ -103,11 +103,6 @@ bool machine_watchpoint_hit(const Machine *m, int *hart, uint64_t *addr, int *ty
     return true;
 }
 
-bool watchpoint_stop_pending(const Machine *m)
-{
-    return m->watchpoints && m->watchpoints->hit_pending;
-}
-
 bool machine_take_watchpoint_stop(Machine *m)
 {
     WatchpointSet *s = m->watchpoints;

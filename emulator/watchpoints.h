@@ -16,9 +16,7 @@ bool watchpoint_page(const Machine *m, uint64_t va);
  * write half of an AMO; is_read: a load, or the read half). On a hit,
  * records it and sets h->exc_cause to EXC_WATCHPOINT; returns true. */
 bool watchpoint_check(Hart *h, uint64_t va, unsigned len, bool is_read, bool is_write);
-/* True when the last run stopped at a watchpoint; the take variant
- * consumes the stop (it is reported once). */
-bool watchpoint_stop_pending(const Machine *m);
+/* True (once) when the last run stopped at a watchpoint. */
 bool machine_take_watchpoint_stop(Machine *m);
 void watchpoints_free_machine(Machine *m);
 /* The last hit is forgotten (machine_debug_forget_hits). */

@@ -64,6 +64,13 @@ static void print_usage(FILE *f)
             "  -icount shift=N,rr=record|replay,rrfile=FILE[,rrsnapshot=NAME][,rrsnapmode=\n"
             "          initial|periodic][,rrsnaptime=SECS][,rrsnapcount=N]\n"
             "                       QEMU's record/replay: the bundle is FILE.bundle\n"
+            "  -drive file=PATH[,format=raw|qcow2][,if=virtio][,readonly=on]\n"
+            "                       a virtio disk (record/replay never write the image)\n"
+            "  -nic user[,hostfwd=tcp:[HOSTADDR]:PORT-[GUESTADDR]:PORT]\n"
+            "                       virtio-net on slirp user networking (guest 10.0.2.15,\n"
+            "                       host 10.0.2.2); also -netdev user,id=N + -device\n"
+            "                       virtio-net-device,netdev=N\n"
+            "  -device virtio-rng   random numbers from the host (logged when recording)\n"
             "  -dumpdtb FILE        write the generated device tree and exit\n"
             "  -nographic           accepted (there is no other mode)\n"
             "  -report-icount       at exit, print the number of instructions run (stderr)\n"
@@ -283,6 +290,22 @@ static void parse_machine_options(int argc, char **argv, MachineConfig *cfg, Run
             parse_serial(a, cfg);
         } else if (!strcmp(opt, "-icount")) {
             parse_icount(ARG(), cfg);
+        } else if (!strcmp(opt, "-drive") || !strcmp(opt, "-nic") || !strcmp(opt, "-netdev") ||
+                   !strcmp(opt, "-device")) {
+            const char *a = ARG();
+            char e[512];
+            bool ok = !strcmp(opt, "-drive")    ? machine_config_add_drive(cfg, a, e, sizeof e)
+                      : !strcmp(opt, "-nic")    ? machine_config_add_nic(cfg, a, e, sizeof e)
+                      : !strcmp(opt, "-netdev") ? machine_config_add_netdev(cfg, a, e, sizeof e)
+                                                : machine_config_add_device(cfg, a, e, sizeof e);
+            if (!ok)
+                usage_error("%s", e);
+        } else if (!strcmp(opt, "-object")) {
+            const char *a = ARG();
+            /* an RNG backend for -device virtio-rng-device,rng=ID: the
+             * host's random bytes are all there is */
+            if (!g_str_has_prefix(a, "rng-random") && !g_str_has_prefix(a, "rng-builtin"))
+                usage_error("-object %s: only rng-random and rng-builtin are accepted", a);
         } else if (!strcmp(opt, "-dumpdtb")) {
             cfg->dumpdtb = ARG();
         } else if (!strcmp(opt, "-gdb")) {
@@ -338,6 +361,8 @@ static int rr_before_machine(MachineConfig *cfg, const RunOptions *ro)
             fprintf(stderr, "rewind: %s: %s\n", rr.bundle, g_strerror(errno));
             return EXIT_USAGE;
         }
+        /* the disk images are inputs of the recording: never written */
+        cfg->disk_overlay = true;
         char *ev = bundle_events_path();
         rr.rs = replay_session_record(ev, rr.opts.check_every, err, sizeof err);
         g_free(ev);
@@ -359,6 +384,8 @@ static int rr_before_machine(MachineConfig *cfg, const RunOptions *ro)
     cfg->serial = serial;
     cfg->serial_path = serial_path;
     cfg->dumpdtb = dumpdtb;
+    cfg->disk_overlay = true;
+    cfg->inputs_from_log = true;
     rr.rs = replay_session_replay(rr.b->events_path, err, sizeof err);
     if (!rr.rs) {
         fprintf(stderr, "rewind: %s\n", err);
@@ -419,11 +446,18 @@ static int rr_finish(Machine *m, int code, bool guest_exited)
         bool ok = replay_session_finish(rr.rs, m, err, sizeof err);
         if (!ok)
             fprintf(stderr, "rewind: recording %s: %s\n", rr.bundle, err);
+        /* what the guest wrote to its disks, for the user to look at (replay
+         * does not need it: it writes the same again) */
+        if (!machine_save_disk_overlays(m, rr.bundle, err, sizeof err)) {
+            fprintf(stderr, "rewind: recording %s: %s\n", rr.bundle, err);
+            ok = false;
+        }
         char *ev = bundle_events_path();
         struct stat st;
         uint64_t bytes = stat(ev, &st) == 0 ? (uint64_t)st.st_size : 0;
         g_free(ev);
         if (!bundle_finish(rr.bundle, machine_icount(m), code, guest_exited && !rr.quit, bytes,
+                           machine_net_tx_frames(m),
                            err, sizeof err)) {
             fprintf(stderr, "rewind: %s\n", err);
             ok = false;
@@ -446,6 +480,17 @@ static int rr_finish(Machine *m, int code, bool guest_exited)
             replay_session_quit_requested(rr.rs, &status);
         }
         fprintf(stderr, "replay: end of recording at icount %" PRIu64 "\n", machine_icount(m));
+        /* the guest's frames went nowhere; their number must still match */
+        uint64_t tx = machine_net_tx_frames(m);
+        if (rr.b && rr.b->finished && rr.b->cfg.nic_user && tx != rr.b->net_tx_frames) {
+            fprintf(stderr, "rewind: replay diverged: the guest sent %" PRIu64
+                    " network frames, %" PRIu64 " in the recording\n", tx, rr.b->net_tx_frames);
+            if (!status)
+                status = EXIT_DIVERGED;
+        } else if (rr.b && rr.b->cfg.nic_user) {
+            fprintf(stderr, "replay: the guest sent %" PRIu64 " network frames (dropped, as "
+                    "replay has no network)\n", tx);
+        }
     } else {
         fprintf(stderr, "replay: stopped at icount %" PRIu64 " before the end of the recording\n",
                 machine_icount(m));
@@ -584,7 +629,7 @@ static int cmd_run(int argc, char **argv)
             replay_session_flush(rr.rs, m);
         /* sleep only if the input just delivered woke nobody */
         if (r == RUN_IDLE && !machine_can_progress(m))
-            console_wait(m, ro.monitor ? 20 : 100);
+            replay_idle_wait(rr.rs, m, ro.monitor ? 20 : 100);
     }
     monitor_free(mon);
     reverse_free(rev);

@@ -14,6 +14,8 @@
 #include "breakpoints.h"
 #include "watchpoints.h"
 #include "devices.h"
+#include "block.h"
+#include "virtio.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -153,6 +155,81 @@ static void add_empty_virtio_slots(Machine *m)
         };
         machine_add_mmio(m, &r);
     }
+}
+
+/* ---- virtio devices ----
+ * Drives, then the NIC, then the RNG, each in the next free slot from the
+ * top (virtio_new). Record and replay keep every disk write in memory
+ * (the image is an input of the recording); `run` writes raw images in
+ * place, as QEMU does, and keeps qcow2 writes in memory (block.h). */
+static bool create_virtio_devices(Machine *m, char *err, size_t errlen)
+{
+    const MachineConfig *c = &m->cfg;
+    if (c->ndrives + (c->nic_user ? 1 : 0) + (c->rng ? 1 : 0) > VIRT_VIRTIO_COUNT) {
+        snprintf(err, errlen, "too many virtio devices: the virt board has %d slots",
+                 VIRT_VIRTIO_COUNT);
+        return false;
+    }
+    for (int i = 0; i < c->ndrives; i++) {
+        const DriveConfig *dc = &c->drives[i];
+        BlockFormat fmt = dc->format == DRIVE_FORMAT_QCOW2 ? BLOCK_FORMAT_QCOW2 : BLOCK_FORMAT_RAW;
+        BlockWriteMode mode = (c->disk_overlay || fmt == BLOCK_FORMAT_QCOW2 || dc->readonly)
+                                  ? BLOCK_WRITE_OVERLAY : BLOCK_WRITE_THROUGH;
+        char e[512];
+        BlockDev *b = block_open(dc->path, fmt, dc->readonly, mode, e, sizeof e);
+        if (!b) {
+            snprintf(err, errlen, "-drive: %s", e);
+            return false;
+        }
+        if (!c->disk_overlay && fmt == BLOCK_FORMAT_QCOW2 && !dc->readonly)
+            fprintf(stderr, "rewind: -drive file=%s: the guest's writes to this qcow2 image stay "
+                    "in memory and are lost at exit (Rewind writes raw images only)\n",
+                    dc->path);
+        m->disks[m->ndisks++] = b;
+        if (!virtio_blk_new(m, b))
+            goto full;
+    }
+    if (c->nic_user) {
+        static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };  /* QEMU's */
+        m->virtio_net = virtio_net_new(m, mac);
+        if (!m->virtio_net)
+            goto full;
+        if (!c->inputs_from_log) {
+            m->net = net_slirp_new(c->hostfwd, c->nhostfwd, err, errlen);
+            if (!m->net)
+                return false;
+        }
+    }
+    if (c->rng) {
+        m->virtio_rng = virtio_rng_new(m);
+        if (!m->virtio_rng)
+            goto full;
+    }
+    return true;
+full:
+    snprintf(err, errlen, "cannot create the virtio devices (MMIO or state table full)");
+    return false;
+}
+
+bool machine_save_disk_overlays(Machine *m, const char *dir, char *err, size_t errlen)
+{
+    for (int i = 0; i < m->ndisks; i++) {
+        if (block_overlay_count(m->disks[i]) == 0)
+            continue;
+        char *path = g_strdup_printf("%s/disk%d.overlay", dir, i);
+        bool ok = block_save_overlay(m->disks[i], path, err, errlen);
+        g_free(path);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+char **machine_drive_files(const DriveConfig *d, char *err, size_t errlen)
+{
+    return block_image_files(d->path,
+                             d->format == DRIVE_FORMAT_QCOW2 ? BLOCK_FORMAT_QCOW2 : BLOCK_FORMAT_RAW,
+                             err, errlen);
 }
 
 /* ---- images ---- */
@@ -344,6 +421,10 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
     m->cfg.append = g_strdup(cfg->append);
     m->cfg.dumpdtb = g_strdup(cfg->dumpdtb);
     m->cfg.serial_path = g_strdup(cfg->serial_path);
+    for (int i = 0; i < cfg->ndrives; i++)
+        m->cfg.drives[i].path = g_strdup(cfg->drives[i].path);
+    for (int i = 0; i < cfg->nhostfwd; i++)
+        m->cfg.hostfwd[i] = g_strdup(cfg->hostfwd[i]);
     m->icount_shift = cfg->icount_shift;
     /* Round-robin quantum of the run loop (DESIGN: "around a thousand
      * instructions" so a hart spinning on a lock soon yields). */
@@ -386,7 +467,7 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
         return NULL;
     }
 
-    if (!load_everything(m, err, errlen)) {
+    if (!create_virtio_devices(m, err, errlen) || !load_everything(m, err, errlen)) {
         machine_free(m);
         return NULL;
     }
@@ -410,6 +491,8 @@ bool machine_reset(Machine *m, char *err, size_t errlen)
     clint_reset(m->clint);
     plic_reset(m->plic);
     rtc_reset(m->rtc);
+    for (int i = 0; i < m->nvirtio; i++)
+        virtio_reset(m->virtio[i]);
     /* the loaders write RAM directly: count every page as written for
      * snapshots (the next one compares them all; resets are rare) */
     if (m->ram_dirty)
@@ -449,6 +532,15 @@ void machine_free(Machine *m)
         plic_free(m->plic);
     if (m->rtc)
         rtc_free(m->rtc);
+    for (int i = 0; i < m->nvirtio; i++)
+        virtio_free(m->virtio[i]);
+    net_slirp_free(m->net);
+    for (int i = 0; i < m->ndisks; i++)
+        block_close(m->disks[i]);
+    for (int i = 0; i < m->cfg.ndrives; i++)
+        g_free((char *)m->cfg.drives[i].path);
+    for (int i = 0; i < m->cfg.nhostfwd; i++)
+        g_free((char *)m->cfg.hostfwd[i]);
     if (m->ram && m->ram_size)
         munmap(m->ram, m->ram_size);
     g_free(m->rom);

@@ -266,6 +266,7 @@ bool console_poll(Machine *m)
     /* a guest busy-polling the UART never idles: flush here too, so that
      * whoever reads a pipe sees its prompt */
     flush_output();
+    machine_poll_host(m);
     if (!con.in_enabled || !m->uart || mux.monitor_focus)
         return false;
     for (;;) {
@@ -325,14 +326,9 @@ void console_wait(Machine *m, int timeout_ms)
     if (con.buf_pos < con.buf_len) {
         if (m->uart && uart_rx_ready(m->uart))
             return;
-        if (timeout_ms > 0)
-            poll(NULL, 0, timeout_ms);
+        machine_host_wait(m, -1, timeout_ms);
         return;
     }
-    if (con.in_enabled && !con.in_eof) {
-        struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
-        poll(&pfd, 1, timeout_ms);
-    } else if (timeout_ms > 0) {
-        poll(NULL, 0, timeout_ms);
-    }
+    bool tty_input = con.in_enabled && !con.in_eof;
+    machine_host_wait(m, tty_input ? STDIN_FILENO : -1, timeout_ms);
 }

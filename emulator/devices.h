@@ -70,6 +70,23 @@ void load_find_htif(const char *path, uint64_t *tohost, uint64_t *fromhost);
 
 /* Host console (console.c): declared in emulator.h (the CLI drives it). */
 
+/* ---- virtio devices' host side ---- */
+/* slirp user networking (net_slirp.c). hostfwd rules as QEMU spells them. */
+NetBackend *net_slirp_new(const char *const *hostfwd, int nhostfwd, char *err, size_t errlen);
+void net_slirp_free(NetBackend *nb);
+void net_slirp_send(NetBackend *nb, const uint8_t *frame, size_t len);
+/* Polls slirp's sockets and timers, and fd (if >= 0) for input, waiting at
+ * most timeout_ms. Frames for the guest queue up for net_slirp_peek. */
+void net_slirp_poll(NetBackend *nb, int fd, int timeout_ms);
+bool net_slirp_peek(NetBackend *nb, const uint8_t **frame, size_t *len);
+void net_slirp_pop(NetBackend *nb);
+/* host_input.c: the guest sent a frame; host input into the devices;
+ * waiting on host input (fd and slirp); the idle rule of machine_run. */
+void host_net_send(Machine *m, const uint8_t *frame, size_t len);
+void machine_poll_host(Machine *m);
+void machine_host_wait(Machine *m, int fd, int timeout_ms);
+bool machine_waits_for_host(Machine *m);
+
 /* ---- the CPU (cpu_*.c, mmu.c) ---- */
 Hart *hart_new(Machine *m, int id);
 void hart_free(Hart *h);

@@ -3,6 +3,7 @@
 #define REWIND_EMULATOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -15,6 +16,20 @@ typedef enum SerialKind {
     SERIAL_NULL,
     SERIAL_FILE,
 } SerialKind;
+
+#define REWIND_MAX_DRIVES 6
+#define REWIND_MAX_HOSTFWD 8
+
+typedef enum DriveFormat {
+    DRIVE_FORMAT_RAW = 0,
+    DRIVE_FORMAT_QCOW2 = 1,
+} DriveFormat;
+
+typedef struct DriveConfig {
+    const char *path;
+    DriveFormat format;
+    bool readonly;
+} DriveConfig;
 
 typedef struct MachineConfig {
     uint64_t ram_size;          /* bytes */
@@ -30,9 +45,37 @@ typedef struct MachineConfig {
     uint64_t rtc_start_ns;      /* RTC time at power-on, ns since the Unix
                                    epoch; 0 = read the host clock (record/
                                    replay set it from the recording) */
+
+    /* virtio devices, given virtio-mmio slots in this order: drives, the
+     * NIC, the RNG (the first from the highest address down, as QEMU's
+     * virt fills its transports) */
+    DriveConfig drives[REWIND_MAX_DRIVES];  /* -drive ...,if=virtio */
+    int ndrives;
+    bool disk_overlay;          /* writes never reach the images (record,
+                                   replay, qcow2): see emulator/block.h */
+    bool nic_user;              /* -nic user: virtio-net + slirp */
+    const char *hostfwd[REWIND_MAX_HOSTFWD];  /* "tcp:127.0.0.1:HP-:GP" */
+    int nhostfwd;
+    bool rng;                   /* -device virtio-rng */
+    bool inputs_from_log;       /* replaying: no slirp, no host randomness;
+                                   the log feeds machine_host_input_push */
 } MachineConfig;
 
 void machine_config_defaults(MachineConfig *cfg);
+/* QEMU's device options (device_options.c): -drive, -nic, -netdev and
+ * -device, added to cfg; false with a one-line message for what the
+ * board does not have or a malformed option. */
+bool machine_config_add_drive(MachineConfig *cfg, const char *arg, char *err, size_t errlen);
+bool machine_config_add_nic(MachineConfig *cfg, const char *arg, char *err, size_t errlen);
+bool machine_config_add_netdev(MachineConfig *cfg, const char *arg, char *err, size_t errlen);
+bool machine_config_add_device(MachineConfig *cfg, const char *arg, char *err, size_t errlen);
+/* Writes each disk's overlay (the pages the guest wrote) to
+ * DIR/diskN.overlay, N the -drive's index (disks with no written page are
+ * skipped). */
+bool machine_save_disk_overlays(Machine *m, const char *dir, char *err, size_t errlen);
+/* Every file a -drive reads: the image, then its backing files. NULL-
+ * terminated (g_strfreev), or NULL with a message. */
+char **machine_drive_files(const DriveConfig *d, char *err, size_t errlen);
 
 /* Builds the board, loads the images. On failure returns NULL and writes a
  * one-line message (without trailing newline) to err. */
@@ -84,10 +127,12 @@ uint64_t machine_state_hash(const Machine *m);
 
 /* Host console (console.c): raw TTY mode, Ctrl-A x, non-blocking input. */
 void console_attach(Machine *m);
-/* Moves available host input into the UART. Returns true if the user asked
- * to quit (Ctrl-A x). */
+/* Moves available host input into the devices: console bytes into the
+ * UART, and network frames and random bytes (see "host inputs" below).
+ * Returns true if the user asked to quit (Ctrl-A x). */
 bool console_poll(Machine *m);
-/* Blocks up to timeout_ms for host input (used when every hart waits). */
+/* Blocks up to timeout_ms for host input, the console's or the network's
+ * (used when every hart waits). */
 void console_wait(Machine *m, int timeout_ms);
 /* While muted, the guest's console output is dropped (reverse execution
  * replaying what was already shown). */
@@ -111,6 +156,31 @@ void console_mux_focus_monitor(void);
 void console_set_input_hook(void (*fn)(void *opaque, Machine *m, uint8_t byte), void *opaque);
 void console_set_input_from_log(bool from_log);
 bool machine_console_push(Machine *m, uint8_t byte);
+
+/* ---- host inputs besides the console (host_input.c) ----
+ * Network frames from slirp and random bytes for virtio-rng reach the
+ * guest between two machine_run calls (console_poll moves them in, with
+ * the console's bytes). Recording logs them through the hook; replay
+ * (MachineConfig.inputs_from_log) starts no slirp and pushes the logged
+ * ones with machine_host_input_push, which is false when the device
+ * cannot take them (no buffer posted: the replay diverged). */
+typedef enum HostInputKind {
+    HOST_INPUT_NET = 1,
+    HOST_INPUT_RNG = 2,
+} HostInputKind;
+typedef void (*HostInputHook)(void *opaque, Machine *m, HostInputKind kind,
+                              const uint8_t *data, size_t len);
+void machine_set_host_input_hook(Machine *m, HostInputHook fn, void *opaque);
+bool machine_host_input_push(Machine *m, HostInputKind kind, const uint8_t *data, size_t len);
+/* Frames the guest sent on its NIC (to slirp, or dropped in replay). */
+uint64_t machine_net_tx_frames(const Machine *m);
+/* After RUN_IDLE: virtual ns until a timer would wake a hart, UINT64_MAX
+ * when none will. With a NIC, or an RNG request posted, machine_run does
+ * not jump there by itself (the host may answer first): the run loop
+ * waits for host input a while, then calls machine_idle_skip, which jumps
+ * virtual time to that deadline (recording logs the jump). */
+uint64_t machine_idle_gap_ns(const Machine *m);
+bool machine_idle_skip(Machine *m);
 
 /* ---- debugger access (gdbstub/, scripts/difftest) ----
  * Register numbers follow GDB's RISC-V numbering: 0-31 x0-x31, 32 pc,
@@ -211,5 +281,30 @@ void machine_ram_clear_dirty(Machine *m);
 /* Writes a whole page (for restoring it) and invalidates the decoded
  * instructions it holds. Does not mark it dirty. */
 void machine_ram_write_page(Machine *m, uint64_t page, const void *data);
+
+/* ---- disks, for snapshots (disk_state.c) ----
+ * Each disk (one per -drive, in order; fixed for the machine's lifetime)
+ * is a read-only base image plus an in-memory overlay of 4 KiB pages, the
+ * pages the guest wrote (emulator/block.h). Page n covers disk bytes
+ * [n * 4096, (n + 1) * 4096). A disk whose writes go straight to a raw
+ * image (`rewind run`) has no overlay: snapshots cannot bring its contents
+ * back (as QEMU cannot loadvm with a raw disk). */
+int machine_ndisks(const Machine *m);
+uint64_t machine_disk_pages(const Machine *m, int disk);
+/* The overlay's copy of a page, NULL when the page is not in the overlay
+ * (it reads from the base image). */
+const uint8_t *machine_disk_page(const Machine *m, int disk, uint64_t page);
+/* The first page >= from that is in the overlay, UINT64_MAX when none (a
+ * fast walk over the overlay, for a first snapshot). */
+uint64_t machine_disk_next_page(const Machine *m, int disk, uint64_t from);
+/* One bit per page (bit n%64 of word n/64), set when the guest wrote the
+ * page since the last machine_disk_clear_dirty (since the disk was opened
+ * before the first). Never NULL. */
+const uint64_t *machine_disk_dirty_bitmap(const Machine *m, int disk);
+void machine_disk_clear_dirty(Machine *m, int disk);
+/* Puts a page back as a snapshot had it: data (4096 bytes) becomes the
+ * overlay's copy, NULL removes the page from the overlay. Does not mark it
+ * dirty. */
+void machine_disk_restore_page(Machine *m, int disk, uint64_t page, const void *data);
 
 #endif

@@ -156,9 +156,9 @@ static void next_hart(Machine *m)
     m->quantum_left = 0;
 }
 
-/* Every hart waits: jump virtual time to the earliest timer deadline that
- * wakes one. Returns false when none will. */
-static bool skip_idle_time(Machine *m)
+/* Every hart waits: steps of virtual time until the earliest timer
+ * deadline that wakes one, -1 when none will. */
+static int64_t idle_gap_steps(const Machine *m)
 {
     int64_t best = -1;
     for (int i = 0; i < m->nharts; i++) {
@@ -178,10 +178,32 @@ static bool skip_idle_time(Machine *m)
         if (best < 0 || s < best)
             best = s;
     }
+    return best;
+}
+
+/* Jumps virtual time to that deadline; false when there is none. */
+static bool skip_idle_time(Machine *m)
+{
+    int64_t best = idle_gap_steps(m);
     if (best < 0)
         return false;
     m->idle_ns += (uint64_t)best << m->icount_shift;
     return true;
+}
+
+uint64_t machine_idle_gap_ns(const Machine *m)
+{
+    int64_t best = idle_gap_steps(m);
+    if (best < 0)
+        return UINT64_MAX;
+    return (uint64_t)best << m->icount_shift;
+}
+
+bool machine_idle_skip(Machine *m)
+{
+    if (machine_can_progress(m))
+        return false;
+    return skip_idle_time(m);
 }
 
 static void update_lines(Machine *m)
@@ -251,7 +273,9 @@ RunResult machine_run(Machine *m, uint64_t max_steps)
                 next_hart(m);
                 if (++idle_harts >= m->nharts) {
                     idle_harts = 0;
-                    if (!skip_idle_time(m))
+                    /* host input may be on its way: the run loop decides
+                     * when time jumps (host_input.c) */
+                    if (machine_waits_for_host(m) || !skip_idle_time(m))
                         return RUN_IDLE;
                 }
                 continue;

@@ -143,6 +143,9 @@ typedef struct Uart Uart;
 typedef struct Clint Clint;
 typedef struct Plic Plic;
 typedef struct Rtc Rtc;
+typedef struct BlockDev BlockDev;
+typedef struct VirtioDevice VirtioDevice;
+typedef struct NetBackend NetBackend;
 
 struct Machine {
     MachineConfig cfg;
@@ -165,6 +168,15 @@ struct Machine {
     uint64_t icount;        /* steps retired by all harts, at slice start */
     uint64_t idle_ns;       /* virtual time skipped while every hart waited */
     int icount_shift;
+
+    BlockDev *disks[REWIND_MAX_DRIVES];    /* one per -drive, in order */
+    int ndisks;
+    VirtioDevice *virtio[VIRT_VIRTIO_COUNT];  /* in creation order */
+    int nvirtio;
+    VirtioDevice *virtio_net, *virtio_rng;    /* the host-fed ones */
+    NetBackend *net;        /* slirp, while running live (not in replay) */
+    HostInputHook host_hook;
+    void *host_hook_opaque;
 
     Uart *uart;
     Clint *clint;

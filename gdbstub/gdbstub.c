@@ -154,7 +154,10 @@ static StopWhy run_machine(GdbStub *s)
             return STOP_DEBUGGER;   /* the monitor's stop: reported as Ctrl-C */
         bool idle = r == RUN_IDLE && !machine_can_progress(s->m);
         bool had = s->rsp.fd >= 0;
-        if (poll_while_running(s, idle ? 10 : 0))
+        /* every hart waits: for host input, or for the next timer */
+        if (idle)
+            replay_idle_wait(s->replay, s->m, 10);
+        if (poll_while_running(s, 0))
             return had && s->rsp.fd >= 0 ? STOP_DEBUGGER : STOP_ATTACH;
     }
 }

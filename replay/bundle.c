@@ -7,7 +7,11 @@
  *   [machine]    ram, smp, bios, kernel, initrd, append, icount_shift,
  *                rtc_start_ns
  *   [record]     check_every and the snapshot options
- *   [input NAME] path, size, sha256 (NAME: bios, kernel, initrd)
+ *   [drive N]    path, format, readonly (the -drive options, in order)
+ *   [devices]    nic_user, hostfwd (informative: replay starts no slirp),
+ *                rng
+ *   [input NAME] path, size, sha256 (NAME: bios, kernel, initrd, driveN
+ *                and driveN.K for the K-th backing file of a qcow2 image)
  *   [recording]  end_icount, exit_status, guest_exited, log_bytes: written
  *                when the recording ends (absent after a crash)
  */
@@ -125,6 +129,31 @@ bool bundle_create(const char *dir, const MachineConfig *cfg, const BundleOption
     }
     if (cfg->append)
         g_key_file_set_string(kf, "machine", "append", cfg->append);
+    for (int i = 0; ok && i < cfg->ndrives; i++) {
+        char *group = g_strdup_printf("drive %d", i);
+        char *a = abs_path(cfg->drives[i].path);
+        g_key_file_set_string(kf, group, "path", a);
+        g_key_file_set_string(kf, group, "format",
+                              cfg->drives[i].format == DRIVE_FORMAT_QCOW2 ? "qcow2" : "raw");
+        g_key_file_set_boolean(kf, group, "readonly", cfg->drives[i].readonly);
+        /* the image and every backing file it reads */
+        char **files = machine_drive_files(&cfg->drives[i], err, errlen);
+        ok = files != NULL;
+        for (int k = 0; ok && files[k]; k++) {
+            char *name = k ? g_strdup_printf("drive%d.%d", i, k) : g_strdup_printf("drive%d", i);
+            char *fa = abs_path(files[k]);
+            ok = add_input(kf, name, fa, err, errlen);
+            g_free(fa);
+            g_free(name);
+        }
+        g_strfreev(files);
+        g_free(a);
+        g_free(group);
+    }
+    g_key_file_set_boolean(kf, "devices", "nic_user", cfg->nic_user);
+    if (cfg->nhostfwd)
+        g_key_file_set_string_list(kf, "devices", "hostfwd", cfg->hostfwd, (gsize)cfg->nhostfwd);
+    g_key_file_set_boolean(kf, "devices", "rng", cfg->rng);
     g_key_file_set_integer(kf, "machine", "icount_shift", cfg->icount_shift);
     g_key_file_set_uint64(kf, "machine", "rtc_start_ns", cfg->rtc_start_ns);
 
@@ -172,7 +201,7 @@ static GKeyFile *load(const char *dir, char *err, size_t errlen)
 }
 
 bool bundle_finish(const char *dir, uint64_t end_icount, int exit_status, bool guest_exited,
-                   uint64_t log_bytes, char *err, size_t errlen)
+                   uint64_t log_bytes, uint64_t net_tx_frames, char *err, size_t errlen)
 {
     GKeyFile *kf = load(dir, err, errlen);
     if (!kf)
@@ -181,6 +210,7 @@ bool bundle_finish(const char *dir, uint64_t end_icount, int exit_status, bool g
     g_key_file_set_integer(kf, "recording", "exit_status", exit_status);
     g_key_file_set_boolean(kf, "recording", "guest_exited", guest_exited);
     g_key_file_set_uint64(kf, "recording", "log_bytes", log_bytes);
+    g_key_file_set_uint64(kf, "recording", "net_tx_frames", net_tx_frames);
     bool ok = save(kf, dir, err, errlen);
     g_key_file_free(kf);
     return ok;
@@ -198,6 +228,9 @@ void bundle_free(Bundle *b)
     g_free((char *)b->cfg.kernel);
     g_free((char *)b->cfg.initrd);
     g_free((char *)b->cfg.append);
+    for (int i = 0; i < b->cfg.ndrives; i++)
+        g_free((char *)b->cfg.drives[i].path);
+    g_strfreev(b->hostfwd);
     g_free((char *)b->opts.rrsnapshot);
     g_free((char *)b->opts.rrsnapmode);
     if (b->keyfile)
@@ -267,6 +300,34 @@ Bundle *bundle_open(const char *dir, char *err, size_t errlen)
     b->cfg.kernel = g_key_file_get_string(kf, "machine", "kernel", NULL);
     b->cfg.initrd = g_key_file_get_string(kf, "machine", "initrd", NULL);
     b->cfg.append = g_key_file_get_string(kf, "machine", "append", NULL);
+    for (int i = 0; i < REWIND_MAX_DRIVES; i++) {
+        char *group = g_strdup_printf("drive %d", i);
+        if (!g_key_file_has_group(kf, group)) {
+            g_free(group);
+            break;
+        }
+        char *path = g_key_file_get_string(kf, group, "path", NULL);
+        char *format = g_key_file_get_string(kf, group, "format", NULL);
+        DriveConfig *d = &b->cfg.drives[b->cfg.ndrives++];
+        d->path = path;
+        d->readonly = g_key_file_get_boolean(kf, group, "readonly", NULL);
+        bool good = path && format && (!strcmp(format, "raw") || !strcmp(format, "qcow2"));
+        d->format = good && !strcmp(format, "qcow2") ? DRIVE_FORMAT_QCOW2 : DRIVE_FORMAT_RAW;
+        g_free(format);
+        if (!good) {
+            snprintf(err, errlen, "%s: bad manifest: [%s] needs a path and a format (raw or "
+                     "qcow2)", mp, group);
+            g_free(group);
+            goto fail;
+        }
+        g_free(group);
+    }
+    b->cfg.nic_user = g_key_file_get_boolean(kf, "devices", "nic_user", NULL);
+    b->cfg.rng = g_key_file_get_boolean(kf, "devices", "rng", NULL);
+    gsize nfwd = 0;
+    b->hostfwd = g_key_file_get_string_list(kf, "devices", "hostfwd", &nfwd, NULL);
+    for (gsize i = 0; b->hostfwd && i < nfwd && i < REWIND_MAX_HOSTFWD; i++)
+        b->cfg.hostfwd[b->cfg.nhostfwd++] = b->hostfwd[i];
 
     b->opts.check_every = g_key_file_get_uint64(kf, "record", "check_every", NULL);
     b->opts.snapshot_every = g_key_file_get_uint64(kf, "record", "snapshot_every", NULL);
@@ -281,6 +342,7 @@ Bundle *bundle_open(const char *dir, char *err, size_t errlen)
     if (g_key_file_has_group(kf, "recording")) {
         b->finished = true;
         b->end_icount = g_key_file_get_uint64(kf, "recording", "end_icount", NULL);
+        b->net_tx_frames = g_key_file_get_uint64(kf, "recording", "net_tx_frames", NULL);
         b->exit_status = g_key_file_get_integer(kf, "recording", "exit_status", NULL);
         b->guest_exited = g_key_file_get_boolean(kf, "recording", "guest_exited", NULL);
     }
@@ -360,6 +422,15 @@ void bundle_print_summary(const Bundle *b, FILE *out)
         fprintf(out, "initrd:       %s\n", c->initrd);
     if (c->append)
         fprintf(out, "append:       %s\n", c->append);
+    for (int i = 0; i < c->ndrives; i++)
+        fprintf(out, "drive %d:      %s (%s%s)\n", i, c->drives[i].path,
+                c->drives[i].format == DRIVE_FORMAT_QCOW2 ? "qcow2" : "raw",
+                c->drives[i].readonly ? ", read-only" : "");
+    if (c->nic_user)
+        fprintf(out, "network:      virtio-net, user (slirp)%s\n",
+                c->nhostfwd ? ", with host forwarding" : "");
+    if (c->rng)
+        fprintf(out, "rng:          virtio-rng\n");
     fprintf(out, "rtc start:    %" PRIu64 " ns since the epoch\n", c->rtc_start_ns);
     fprintf(out, "check every:  %" PRIu64 " instructions\n", b->opts.check_every);
     if (b->opts.snapshot_every || b->opts.snapshot_time || b->opts.snapshot_count >= 0 ||
@@ -383,6 +454,8 @@ void bundle_print_summary(const Bundle *b, FILE *out)
         fprintf(out, "recording:    ended at icount %" PRIu64 ", %s %d\n", b->end_icount,
                 b->guest_exited ? "guest exit status" : "stopped from outside, status",
                 b->exit_status);
+    if (b->finished && c->nic_user)
+        fprintf(out, "network:      the guest sent %" PRIu64 " frames\n", b->net_tx_frames);
     else
         fprintf(out, "recording:    no end section (the recorder did not finish)\n");
 }

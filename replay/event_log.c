@@ -38,6 +38,7 @@ const char *rlog_event_name(uint8_t type)
     case RLOG_EV_NET:     return "net";
     case RLOG_EV_RNG:     return "rng";
     case RLOG_EV_BLOCK:   return "block";
+    case RLOG_EV_SKIP:    return "skip";
     default:              return "unknown";
     }
 }

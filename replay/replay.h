@@ -54,7 +54,9 @@ enum {
     RLOG_EV_REQUEST  = 0x13,  /* power off / reset requested from outside */
     RLOG_EV_NET      = 0x14,  /* network packet delivered by slirp */
     RLOG_EV_RNG      = 0x15,  /* random bytes (virtio-rng) */
-    RLOG_EV_BLOCK    = 0x16,  /* block device completion */
+    RLOG_EV_BLOCK    = 0x16,  /* block device completion (unused: disks
+                                 are deterministic, see DESIGN.md) */
+    RLOG_EV_SKIP     = 0x17,  /* idle time skipped after waiting on the host */
 };
 
 /* A short name for an event type ("end", "check", "char"...), "unknown"
@@ -232,6 +234,11 @@ size_t rlog_uvarint_get(const uint8_t *p, size_t avail, uint64_t *v);
  *   idle    (0x12): empty; every hart waited for host input here
  *   request (0x13): 1 byte kind (REPLAY_REQ_*), then a varint argument (the
  *                   exit status for quit, 0 for reset)
+ *   net     (0x14): one ethernet frame slirp sent the guest (no header)
+ *   rng     (0x15): the random bytes given to the posted virtio-rng buffer
+ *   skip    (0x17): empty; every hart waited on the host (after an idle
+ *                   event at the same icount), nothing came, and virtual
+ *                   time jumped to the next timer deadline
  *   check   (0x01): machine_state_hash() at that icount
  */
 
@@ -313,6 +320,13 @@ uint64_t replay_session_event_count(const ReplaySession *s, uint8_t type);
  * Replaying: the logged value (0 with a message if the log has none). */
 bool replay_clock_rtc_start(ReplaySession *s, uint64_t *ns, char *err, size_t errlen);
 
+/* replay_idle.c: the run loop got RUN_IDLE and the machine cannot go on.
+ * Waits for host input (console, network) up to poll_ms, or, when a timer
+ * deadline exists (a machine that waits on the host, see emulator.h), up
+ * to a few ms of host time, then jumps virtual time to the deadline
+ * (logged when recording). s may be NULL (plain run). */
+void replay_idle_wait(ReplaySession *s, Machine *m, int poll_ms);
+
 /* replay_request.c: requests from outside the machine, recording only
  * (replaying they come from the log). quit: the user ended the session
  * (Ctrl-A x, monitor quit); reset: monitor system_reset, about to be done
@@ -352,8 +366,10 @@ typedef struct Bundle {
     BundleOptions opts;
     bool finished;              /* the recorder wrote its end section */
     uint64_t end_icount;
+    uint64_t net_tx_frames;     /* frames the guest sent on its NIC */
     int exit_status;
     bool guest_exited;
+    char **hostfwd;             /* owns cfg.hostfwd's strings */
     void *keyfile;              /* GKeyFile */
 } Bundle;
 
@@ -364,7 +380,7 @@ bool bundle_create(const char *dir, const MachineConfig *cfg, const BundleOption
                    char *err, size_t errlen);
 /* Adds the [recording] section (end icount, exit status) at the end. */
 bool bundle_finish(const char *dir, uint64_t end_icount, int exit_status, bool guest_exited,
-                   uint64_t log_bytes, char *err, size_t errlen);
+                   uint64_t log_bytes, uint64_t net_tx_frames, char *err, size_t errlen);
 /* Reads and checks the manifest: "DIR: not a Rewind bundle (no manifest)",
  * "DIR/manifest: ...: bad manifest" ... */
 Bundle *bundle_open(const char *dir, char *err, size_t errlen);

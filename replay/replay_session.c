@@ -179,6 +179,12 @@ static bool apply_event(ReplaySession *s, Machine *m, const RLogEvent *ev)
         return replay_clock_apply(s, ev);
     case RLOG_EV_REQUEST:
         return replay_request_apply(s, m, ev);
+    case RLOG_EV_NET:
+        return replay_net_apply(s, m, ev);
+    case RLOG_EV_RNG:
+        return replay_rng_apply(s, m, ev);
+    case RLOG_EV_SKIP:
+        return replay_skip_apply(s, m, ev);
     case RLOG_EV_IDLE: {
         /* the recording saw every hart wait here: go the same way */
         RunResult r = machine_run(m, 1);
@@ -301,6 +307,7 @@ void replay_session_attach(ReplaySession *s, Machine *m)
     if (s->mode == REPLAY_MODE_RECORD) {
         console_set_input_hook(replay_char_hook, s);
         console_set_input_from_log(false);
+        machine_set_host_input_hook(m, replay_host_input_hook, s);
     } else {
         console_set_input_hook(NULL, NULL);
         console_set_input_from_log(true);

@@ -2,7 +2,8 @@
  * page tables that name them.
  *
  * Pages are kept by id: data[id] is the copy, refs[id] the number of table
- * chunks holding it. Freed ids are reused, so the arrays stay as dense as
+ * chunks holding it. Ids 0 and 1 (PAGE_ID_ZERO, PAGE_ID_ZEROED) are the
+ * all-zero page under two names and own nothing. Freed ids are reused, so the arrays stay as dense as
  * the set of live pages. A chunk is 512 ids (2 MiB of guest RAM); tables
  * share chunks until one of them changes a page there (copy on write), so
  * a snapshot that changed k pages costs k page copies plus at most k
@@ -31,7 +32,7 @@ PageStore *page_store_new(void)
     ps->cap = 1024;
     ps->data = g_new0(uint8_t *, ps->cap);
     ps->refs = g_new0(uint32_t, ps->cap);
-    ps->n_ids = 1;          /* id 0: the zero page */
+    ps->n_ids = 2;          /* ids 0 and 1: the zero page */
     return ps;
 }
 
@@ -39,7 +40,7 @@ void page_store_free(PageStore *ps)
 {
     if (!ps)
         return;
-    for (uint32_t i = 1; i < ps->n_ids; i++)
+    for (uint32_t i = 2; i < ps->n_ids; i++)
         g_free(ps->data[i]);
     g_free(ps->data);
     g_free(ps->refs);
@@ -56,10 +57,13 @@ static bool page_is_zero(const uint8_t *p)
     return true;
 }
 
-PageId page_store_put(PageStore *ps, const uint8_t *data)
+static bool id_owns_nothing(PageId id)
 {
-    if (page_is_zero(data))
-        return PAGE_ID_ZERO;
+    return id == PAGE_ID_ZERO || id == PAGE_ID_ZEROED;
+}
+
+static PageId store_copy(PageStore *ps, const uint8_t *data)
+{
     uint32_t id;
     if (ps->n_free) {
         id = ps->free_ids[--ps->n_free];
@@ -78,15 +82,25 @@ PageId page_store_put(PageStore *ps, const uint8_t *data)
     return id;
 }
 
+PageId page_store_put(PageStore *ps, const uint8_t *data)
+{
+    return page_is_zero(data) ? PAGE_ID_ZERO : store_copy(ps, data);
+}
+
+PageId page_store_put_present(PageStore *ps, const uint8_t *data)
+{
+    return page_is_zero(data) ? PAGE_ID_ZEROED : store_copy(ps, data);
+}
+
 void page_store_ref(PageStore *ps, PageId id)
 {
-    if (id != PAGE_ID_ZERO)
+    if (!id_owns_nothing(id))
         ps->refs[id]++;
 }
 
 void page_store_unref(PageStore *ps, PageId id)
 {
-    if (id == PAGE_ID_ZERO)
+    if (id_owns_nothing(id))
         return;
     g_assert(ps->refs[id] > 0);
     if (--ps->refs[id])
@@ -103,12 +117,12 @@ void page_store_unref(PageStore *ps, PageId id)
 
 const uint8_t *page_store_data(const PageStore *ps, PageId id)
 {
-    return id == PAGE_ID_ZERO ? zero_page : ps->data[id];
+    return id_owns_nothing(id) ? zero_page : ps->data[id];
 }
 
 uint32_t page_store_refs(const PageStore *ps, PageId id)
 {
-    return id == PAGE_ID_ZERO ? 0 : ps->refs[id];
+    return id_owns_nothing(id) ? 0 : ps->refs[id];
 }
 
 uint64_t page_store_pages(const PageStore *ps)

@@ -12,9 +12,13 @@
 #define CHUNK_PAGES 512u            /* one chunk covers 2 MiB of RAM */
 
 /* A stored page. 0 is the all-zero page: it is never allocated, counted
- * or freed. */
+ * or freed. Disk tables (a disk overlay's pages) read 0 as "not in the
+ * overlay" instead, and name an all-zero page that is in the overlay
+ * PAGE_ID_ZEROED, never allocated either. */
 typedef uint32_t PageId;
 #define PAGE_ID_ZERO 0u
+#define PAGE_ID_ABSENT PAGE_ID_ZERO
+#define PAGE_ID_ZEROED 1u
 
 typedef struct PageStore PageStore;
 
@@ -24,11 +28,14 @@ void page_store_free(PageStore *ps);
 /* Stores a copy of data with one reference (PAGE_ID_ZERO, nothing stored,
  * for an all-zero page). */
 PageId page_store_put(PageStore *ps, const uint8_t *data);
+/* The same for a disk overlay page: PAGE_ID_ZEROED for an all-zero one,
+ * never PAGE_ID_ABSENT. */
+PageId page_store_put_present(PageStore *ps, const uint8_t *data);
 void page_store_ref(PageStore *ps, PageId id);
 void page_store_unref(PageStore *ps, PageId id);
 const uint8_t *page_store_data(const PageStore *ps, PageId id);
 uint32_t page_store_refs(const PageStore *ps, PageId id);
-/* Pages held (the zero page not counted), and the bytes pages and chunks
+/* Pages held (the zero pages not counted), and the bytes pages and chunks
  * take. */
 uint64_t page_store_pages(const PageStore *ps);
 uint64_t page_store_bytes(const PageStore *ps);
@@ -44,7 +51,8 @@ typedef struct PageTable {
     PageChunk **chunks;
 } PageTable;
 
-/* A table whose pages are all zero. */
+/* A table whose pages are all PAGE_ID_ZERO (zero RAM, or a disk overlay
+ * with no page). */
 PageTable *page_table_new(PageStore *ps, uint64_t npages);
 /* Shares every chunk of t (copy on write). */
 PageTable *page_table_copy(PageStore *ps, const PageTable *t);

@@ -3,8 +3,9 @@
  *
  * A snapshot is the whole machine at one icount: the MachineState of the
  * emulator (harts, scheduler, devices), a table naming one stored copy of
- * every RAM page, and an opaque u64 the caller attaches (the replay log
- * position). Taking one copies only the pages written since the previous
+ * every RAM page, one table per disk naming the pages of its in-memory
+ * overlay (or their absence), and an opaque u64 the caller attaches (the
+ * replay log position). Taking one copies only the pages written since the previous
  * take or restore and shares every other page, by reference, with the
  * snapshots before it; restoring rewrites only the pages that differ from
  * the current RAM. A memory budget bounds the store: past it, snapshots
@@ -12,7 +13,9 @@
  * near a focus icount the caller sets (the debugger's position).
  *
  * Take and restore between machine_run calls only. One store per machine;
- * it owns the machine's dirty tracking from its first take on. */
+ * it owns the machine's dirty tracking (RAM and disks) from its first take
+ * on. Disks whose writes go straight to the image file have no overlay and
+ * are not brought back (emulator.h, "disks"). */
 #ifndef REWIND_SNAPSHOTS_H
 #define REWIND_SNAPSHOTS_H
 
@@ -58,6 +61,7 @@ typedef struct SnapInfo {
     uint64_t icount;
     uint64_t log_pos;
     uint64_t pages_copied;  /* RAM pages this snapshot stored when taken */
+    uint64_t disk_pages_copied; /* disk overlay pages it stored, all disks */
     uint64_t bytes;         /* what it added to the store when taken */
     bool pinned;
 } SnapInfo;
@@ -71,11 +75,15 @@ typedef struct SnapStats {
     int count;
     uint64_t bytes;             /* pages, tables and states held now */
     uint64_t budget;
-    uint64_t pages_held;        /* distinct stored pages (zero page not counted) */
+    uint64_t pages_held;        /* distinct stored pages, RAM and disks (zero
+                                   pages not counted) */
     uint64_t takes, restores, dropped;
     uint64_t last_take_pages;       /* pages copied by the last take */
     uint64_t last_take_dirty;       /* pages it found marked dirty */
     uint64_t last_restore_pages;    /* pages rewritten by the last restore */
+    uint64_t last_take_disk_pages;  /* the same for disk overlay pages, all */
+    uint64_t last_take_disk_dirty;  /* disks (dirty: the first take counts */
+    uint64_t last_restore_disk_pages; /* every overlay page) */
     uint64_t last_take_ns, last_restore_ns;   /* host time they took */
 } SnapStats;
 void snapstore_stats(const SnapStore *s, SnapStats *st);

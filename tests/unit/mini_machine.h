@@ -2,6 +2,7 @@
 #ifndef MINI_MACHINE_H
 #define MINI_MACHINE_H
 
+#include "block.h"
 #include "cpu.h"
 
 static inline Machine *mini_machine(uint64_t ram_size, int nharts)
@@ -28,6 +29,25 @@ static inline void mini_machine_free(Machine *m)
     machine_code_cache_free(m);
     g_free(m->ram);
     g_free(m);
+}
+
+/* Gives a machine (a mini one or a board) a disk, as the board does for a
+ * -drive; the machine takes it over until mini_machine_close_disks. */
+static inline void mini_machine_attach_disk(Machine *m, BlockDev *b)
+{
+    g_assert_cmpint(m->ndisks, <, REWIND_MAX_DRIVES);
+    m->disks[m->ndisks++] = b;
+}
+
+/* Closes and detaches every disk (before machine_free, whatever it does
+ * with disks). */
+static inline void mini_machine_close_disks(Machine *m)
+{
+    for (int i = 0; i < m->ndisks; i++) {
+        block_close(m->disks[i]);
+        m->disks[i] = NULL;
+    }
+    m->ndisks = 0;
 }
 
 static inline void poke32(Machine *m, uint64_t pa, uint32_t v)

@@ -4,11 +4,14 @@
  * UART, paging (hardware A/D bits), four harts with AMOs, and code that
  * rewrites itself; taking a snapshot copies only the pages written since
  * the last one; restoring rewrites only the pages that differ; the budget
- * drops snapshots by the thinning rule and keeps the first. */
+ * drops snapshots by the thinning rule and keeps the first; disk overlays
+ * are taken and restored with the rest. */
 #include "devices.h"
+#include "mini_machine.h"
 #include "snapshots.h"
 
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <libgen.h>
 #include <string.h>
 #include <time.h>
@@ -535,6 +538,186 @@ static void test_tracking(void)
     run_free(&r);
 }
 
+/* ---- disks ---- */
+
+typedef struct Disk {
+    BlockDev *b;
+    uint8_t *model;         /* what the disk should read as */
+    uint64_t size;
+} Disk;
+
+static void disk_write(Disk *d, uint64_t off, uint64_t len, uint8_t value)
+{
+    uint8_t *buf = g_malloc(len);
+    memset(buf, value, len);
+    char err[256];
+    if (!block_write(d->b, off, buf, len, err, sizeof err))
+        g_error("block_write: %s", err);
+    memcpy(d->model + off, buf, len);
+    g_free(buf);
+}
+
+static void disk_check(const Disk *d, const uint8_t *want)
+{
+    uint8_t *buf = g_malloc(d->size);
+    char err[256];
+    g_assert_true(block_read(d->b, 0, buf, d->size, err, sizeof err));
+    for (uint64_t i = 0; i < d->size; i++)
+        if (buf[i] != want[i])
+            g_error("disk byte %#" G_GINT64_MODIFIER "x: got %#x, want %#x", i, buf[i], want[i]);
+    g_free(buf);
+}
+
+static uint64_t dirty_count(const Disk *d)
+{
+    uint64_t n = 0;
+    for (uint64_t pg = 0; pg < block_pages(d->b); pg++)
+        n += (block_dirty_bitmap(d->b)[pg / 64] >> (pg % 64)) & 1;
+    return n;
+}
+
+/* Two disks (raw images, writes kept in the overlay) in a machine: take,
+ * write, take, write more, then restore either snapshot and the disks read
+ * as they did then, pages written after a snapshot reverted and pages not
+ * in its overlay removed from the overlay. */
+static void test_disk(void)
+{
+    Run r;
+    run_new(&r, NULL, 1);
+    setup_spin(&r);
+    char *dir = g_dir_make_tmp("rewind-snapdisk-XXXXXX", NULL);
+    char *path = g_build_filename(dir, "disk.raw", NULL);
+    uint64_t size = 1024 * 1024;
+    uint8_t *base = g_malloc(size);
+    for (uint64_t i = 0; i < size; i++)
+        base[i] = (uint8_t)(i * 13 + i / 4096);
+    g_assert_true(g_file_set_contents(path, (const char *)base, (gssize)size, NULL));
+    Disk d[2];
+    for (int i = 0; i < 2; i++) {
+        char err[256];
+        d[i].b = block_open(path, BLOCK_FORMAT_RAW, false, BLOCK_WRITE_OVERLAY, err, sizeof err);
+        if (!d[i].b)
+            g_error("block_open: %s", err);
+        d[i].size = size;
+        d[i].model = g_memdup2(base, size);
+        mini_machine_attach_disk(r.m, d[i].b);
+    }
+    g_assert_cmpint(machine_ndisks(r.m), ==, 2);
+    SnapStore *s = snapstore_new(r.m, 0);
+    SnapStats st;
+
+    /* written before the first take, which walks the overlay */
+    disk_write(&d[0], 5 * 4096 + 100, 300, 0x01);
+    run_for(&r, 1);
+    int s1 = snapstore_take(s, 1);
+    snapstore_stats(s, &st);
+    g_assert_cmpuint(st.last_take_disk_pages, ==, 1);
+    g_assert_cmpuint(dirty_count(&d[0]), ==, 0);
+    uint8_t *state1[2] = { g_memdup2(d[0].model, size), g_memdup2(d[1].model, size) };
+
+    /* page 5 again, 10 and 11 (a write across them), 20 all zeros, 7
+     * rewritten with the bytes it had, and page 3 of the second disk */
+    disk_write(&d[0], 5 * 4096, 10, 0x02);
+    disk_write(&d[0], 10 * 4096 + 4000, 200, 0x03);
+    disk_write(&d[0], 20 * 4096, 4096, 0x00);
+    g_assert_true(block_write(d[0].b, 7 * 4096, base + 7 * 4096, 4096, NULL, 0));
+    disk_write(&d[1], 3 * 4096 + 1, 1, 0x04);
+    run_for(&r, 1);
+    int s2 = snapstore_take(s, 2);
+    snapstore_stats(s, &st);
+    g_assert_cmpuint(st.last_take_disk_dirty, ==, 6);
+    g_assert_cmpuint(st.last_take_disk_pages, ==, 6);
+    SnapInfo info;
+    g_assert_true(snapstore_get(s, s2, &info));
+    g_assert_cmpuint(info.disk_pages_copied, ==, 6);
+    uint8_t *state2[2] = { g_memdup2(d[0].model, size), g_memdup2(d[1].model, size) };
+
+    /* more: new pages, pages of both snapshots, no take */
+    disk_write(&d[0], 30 * 4096, 5000, 0x05);   /* pages 30, 31 */
+    disk_write(&d[0], 5 * 4096, 4096, 0x06);
+    disk_write(&d[0], 10 * 4096 + 4000, 10, 0x07);
+    disk_write(&d[1], 60 * 4096, 1, 0x08);
+
+    /* back to the first */
+    g_assert_true(snapstore_restore(s, s1, NULL));
+    snapstore_stats(s, &st);
+    /* 5, 10, 11, 20, 7, 30, 31 and the second disk's 3 and 60 */
+    g_assert_cmpuint(st.last_restore_disk_pages, ==, 9);
+    for (int i = 0; i < 2; i++) {
+        disk_check(&d[i], state1[i]);
+        g_assert_cmpuint(dirty_count(&d[i]), ==, 0);
+    }
+    g_assert_cmpuint(block_overlay_count(d[0].b), ==, 1);
+    g_assert_nonnull(block_overlay_page(d[0].b, 5));
+    g_assert_null(block_overlay_page(d[0].b, 30));
+    g_assert_cmpuint(block_overlay_count(d[1].b), ==, 0);
+
+    /* to the second: the zero page and the rewritten one are in the
+     * overlay again, the later pages are not */
+    g_assert_true(snapstore_restore(s, s2, NULL));
+    for (int i = 0; i < 2; i++)
+        disk_check(&d[i], state2[i]);
+    g_assert_cmpuint(block_overlay_count(d[0].b), ==, 5);
+    const uint8_t *z = block_overlay_page(d[0].b, 20);
+    g_assert_nonnull(z);
+    for (int i = 0; i < 4096; i++)
+        g_assert_cmpuint(z[i], ==, 0);
+    g_assert_nonnull(block_overlay_page(d[0].b, 7));
+    g_assert_null(block_overlay_page(d[0].b, 30));
+    g_assert_cmpuint(block_overlay_count(d[1].b), ==, 1);
+    g_assert_true(snapstore_restore(s, s2, NULL));
+    snapstore_stats(s, &st);
+    g_assert_cmpuint(st.last_restore_disk_pages, ==, 0);
+
+    /* written since a restore, put back by the next one */
+    disk_write(&d[1], 3 * 4096, 4096, 0x09);
+    disk_write(&d[0], 40 * 4096, 1, 0x0a);
+    g_assert_true(snapstore_restore(s, s2, NULL));
+    snapstore_stats(s, &st);
+    g_assert_cmpuint(st.last_restore_disk_pages, ==, 2);
+    for (int i = 0; i < 2; i++)
+        disk_check(&d[i], state2[i]);
+
+    /* the disk pages are in the accounts */
+    snapstore_stats(s, &st);
+    g_assert_cmpuint(st.pages_held, >=, 4);     /* 5, 10, 11, 7, second disk's 3 */
+    uint64_t bytes = st.bytes;
+    disk_write(&d[0], 50 * 4096, 64 * 4096, 0x0b);
+    run_for(&r, 1);
+    snapstore_take(s, 3);
+    snapstore_stats(s, &st);
+    g_assert_cmpuint(st.bytes, >=, bytes + 64 * 4096);
+    g_assert_true(snapstore_restore(s, s2, NULL));
+
+    /* a new store on the same machine: its first take walks the whole
+     * overlay (the bitmap was cleared by the old one) */
+    snapstore_free(s);
+    s = snapstore_new(r.m, 0);
+    run_for(&r, 1);
+    int t1 = snapstore_take(s, 0);
+    snapstore_stats(s, &st);
+    g_assert_cmpuint(st.last_take_disk_pages, ==, 6);
+    disk_write(&d[0], 5 * 4096, 4096, 0x0c);
+    disk_write(&d[0], 9 * 4096, 1, 0x0d);
+    g_assert_true(snapstore_restore(s, t1, NULL));
+    for (int i = 0; i < 2; i++)
+        disk_check(&d[i], state2[i]);
+
+    snapstore_free(s);
+    mini_machine_close_disks(r.m);
+    run_free(&r);
+    for (int i = 0; i < 2; i++) {
+        g_free(d[i].model);
+        g_free(state1[i]);
+        g_free(state2[i]);
+    }
+    g_free(base);
+    g_unlink(path);
+    g_rmdir(dir);
+    g_free(path);
+    g_free(dir);
+}
+
 /* ---- budget and thinning ---- */
 
 static void test_budget(void)
@@ -647,6 +830,7 @@ int main(int argc, char **argv)
 
     g_test_add_func("/snapshots/incremental", test_incremental);
     g_test_add_func("/snapshots/tracking", test_tracking);
+    g_test_add_func("/snapshots/disk", test_disk);
     g_test_add_func("/snapshots/budget", test_budget);
     g_test_add_func("/snapshots/focus", test_focus);
     g_test_add_func("/snapshots/self_modifying", test_self_modifying);

@@ -1,0 +1,255 @@
+/* QEMU's device options for the virt board: -drive, -nic, -netdev,
+ * -device, parsed into a MachineConfig with QEMU's meanings, and one-line
+ * errors for what the board does not have.
+ *
+ *   -drive file=PATH[,format=raw|qcow2][,if=virtio][,readonly=on|off]
+ *   -nic user[,hostfwd=RULE]...[,model=virtio-net-device|virtio]   -nic none
+ *   -netdev user,id=ID[,hostfwd=RULE]... with -device virtio-net-device,netdev=ID
+ *   -device virtio-rng | virtio-rng-device [,rng=ID]  (with -object rng-*)
+ *
+ * Option strings are split with glib; the pieces the config keeps are
+ * copied (they live as long as the process, like argv). */
+#include "machine.h"
+
+#include <glib.h>
+#include <stdio.h>
+#include <string.h>
+
+/* "key=value" pieces of a comma-separated option; the first piece may be
+ * a bare word (the backend: "user"). */
+static gchar **split_opts(const char *arg)
+{
+    return g_strsplit(arg, ",", -1);
+}
+
+static bool key_is(const char *piece, const char *key, const char **val)
+{
+    size_t n = strlen(key);
+    if (strncmp(piece, key, n) || piece[n] != '=')
+        return false;
+    *val = piece + n + 1;
+    return true;
+}
+
+static bool on_off(const char *opt, const char *key, const char *v, bool *out, char *err,
+                   size_t errlen)
+{
+    if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "yes"))
+        *out = true;
+    else if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "no"))
+        *out = false;
+    else {
+        snprintf(err, errlen, "%s: %s=%s: expected on or off", opt, key, v);
+        return false;
+    }
+    return true;
+}
+
+/* The first bytes of a qcow2 image: "QFI\xfb". */
+static bool looks_like_qcow2(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    unsigned char magic[4] = { 0 };
+    size_t n = fread(magic, 1, 4, f);
+    fclose(f);
+    return n == 4 && !memcmp(magic, "QFI\xfb", 4);
+}
+
+bool machine_config_add_drive(MachineConfig *cfg, const char *arg, char *err, size_t errlen)
+{
+    if (cfg->ndrives >= REWIND_MAX_DRIVES) {
+        snprintf(err, errlen, "-drive: at most %d drives", REWIND_MAX_DRIVES);
+        return false;
+    }
+    DriveConfig d = { 0 };
+    const char *format = NULL;
+    gchar **p = split_opts(arg);
+    bool ok = true;
+    for (int i = 0; ok && p[i]; i++) {
+        const char *v;
+        if (!p[i][0])
+            continue;
+        if (key_is(p[i], "file", &v)) {
+            d.path = g_strdup(v);
+        } else if (key_is(p[i], "format", &v)) {
+            format = v;
+            if (strcmp(v, "raw") && strcmp(v, "qcow2")) {
+                snprintf(err, errlen, "-drive: format=%s: Rewind reads raw and qcow2 images", v);
+                ok = false;
+            }
+        } else if (key_is(p[i], "if", &v)) {
+            if (strcmp(v, "virtio")) {
+                snprintf(err, errlen, "-drive: if=%s: the virt board has virtio disks only "
+                         "(if=virtio)", v);
+                ok = false;
+            }
+        } else if (key_is(p[i], "readonly", &v)) {
+            ok = on_off("-drive", "readonly", v, &d.readonly, err, errlen);
+        } else if (key_is(p[i], "media", &v) && !strcmp(v, "disk")) {
+            /* the only kind */
+        } else if (key_is(p[i], "id", &v) || key_is(p[i], "cache", &v) ||
+                   key_is(p[i], "aio", &v) || key_is(p[i], "discard", &v)) {
+            /* host-side tuning: nothing to do here */
+        } else {
+            snprintf(err, errlen, "-drive: unsupported option '%s' (file=, format=, if=virtio, "
+                     "readonly=)", p[i]);
+            ok = false;
+        }
+    }
+    g_strfreev(p);
+    if (ok && !d.path) {
+        snprintf(err, errlen, "-drive: file=PATH is required");
+        ok = false;
+    }
+    if (!ok) {
+        g_free((char *)d.path);
+        return false;
+    }
+    if (format)
+        d.format = !strcmp(format, "qcow2") ? DRIVE_FORMAT_QCOW2 : DRIVE_FORMAT_RAW;
+    else
+        d.format = looks_like_qcow2(d.path) ? DRIVE_FORMAT_QCOW2 : DRIVE_FORMAT_RAW;
+    cfg->drives[cfg->ndrives++] = d;
+    return true;
+}
+
+/* hostfwd=... pieces of -nic user / -netdev user. */
+static bool user_net_options(MachineConfig *cfg, const char *opt, gchar **p, int from,
+                             const char **id, char *err, size_t errlen)
+{
+    for (int i = from; p[i]; i++) {
+        const char *v;
+        if (!p[i][0])
+            continue;
+        if (key_is(p[i], "hostfwd", &v)) {
+            if (cfg->nhostfwd >= REWIND_MAX_HOSTFWD) {
+                snprintf(err, errlen, "%s: at most %d hostfwd rules", opt, REWIND_MAX_HOSTFWD);
+                return false;
+            }
+            cfg->hostfwd[cfg->nhostfwd++] = g_strdup(v);
+        } else if (key_is(p[i], "model", &v)) {
+            if (strcmp(v, "virtio-net-device") && strcmp(v, "virtio")) {
+                snprintf(err, errlen, "%s: model=%s: the virt board has virtio-net only "
+                         "(model=virtio-net-device)", opt, v);
+                return false;
+            }
+        } else if (id && key_is(p[i], "id", &v)) {
+            *id = v;
+        } else if (key_is(p[i], "mac", &v) || key_is(p[i], "net", &v) ||
+                   key_is(p[i], "host", &v) || key_is(p[i], "dns", &v) ||
+                   key_is(p[i], "dhcpstart", &v) || key_is(p[i], "ipv6", &v) ||
+                   key_is(p[i], "ipv4", &v) || key_is(p[i], "hostname", &v)) {
+            snprintf(err, errlen, "%s: '%s' is not supported: the network is QEMU's default "
+                     "10.0.2.0/24 (guest 10.0.2.15, host 10.0.2.2, DNS 10.0.2.3)", opt, p[i]);
+            return false;
+        } else {
+            snprintf(err, errlen, "%s: unsupported option '%s' (hostfwd=, model=)", opt, p[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool machine_config_add_nic(MachineConfig *cfg, const char *arg, char *err, size_t errlen)
+{
+    gchar **p = split_opts(arg);
+    bool ok;
+    if (p[0] && !strcmp(p[0], "none") && !p[1]) {
+        cfg->nic_user = false;
+        ok = true;
+    } else if (!p[0] || strcmp(p[0], "user")) {
+        snprintf(err, errlen, "-nic %s: only user networking (slirp) exists here: -nic user",
+                 arg);
+        ok = false;
+    } else if (cfg->nic_user) {
+        snprintf(err, errlen, "-nic: one network card only");
+        ok = false;
+    } else {
+        ok = user_net_options(cfg, "-nic", p, 1, NULL, err, errlen);
+        cfg->nic_user = ok;
+    }
+    g_strfreev(p);
+    return ok;
+}
+
+/* -netdev user,id=ID waits for the -device that names it. */
+static char *netdev_id;
+
+bool machine_config_add_netdev(MachineConfig *cfg, const char *arg, char *err, size_t errlen)
+{
+    gchar **p = split_opts(arg);
+    const char *id = NULL;
+    bool ok;
+    if (!p[0] || strcmp(p[0], "user")) {
+        snprintf(err, errlen, "-netdev %s: only user networking (slirp) exists here", arg);
+        ok = false;
+    } else if (netdev_id) {
+        snprintf(err, errlen, "-netdev: one network backend only");
+        ok = false;
+    } else {
+        ok = user_net_options(cfg, "-netdev", p, 1, &id, err, errlen);
+        if (ok && !id) {
+            snprintf(err, errlen, "-netdev user: id=ID is required");
+            ok = false;
+        }
+        if (ok)
+            netdev_id = g_strdup(id);
+    }
+    g_strfreev(p);
+    return ok;
+}
+
+bool machine_config_add_device(MachineConfig *cfg, const char *arg, char *err, size_t errlen)
+{
+    gchar **p = split_opts(arg);
+    const char *name = p[0] ? p[0] : "";
+    bool ok = true;
+    if (!strcmp(name, "virtio-rng") || !strcmp(name, "virtio-rng-device")) {
+        if (cfg->rng) {
+            snprintf(err, errlen, "-device %s: one virtio-rng only", name);
+            ok = false;
+        }
+        for (int i = 1; ok && p[i]; i++) {
+            const char *v;
+            if (!key_is(p[i], "rng", &v) && !key_is(p[i], "id", &v)) {
+                snprintf(err, errlen, "-device %s: unsupported option '%s'", name, p[i]);
+                ok = false;
+            }
+        }
+        cfg->rng = ok;
+    } else if (!strcmp(name, "virtio-net-device") || !strcmp(name, "virtio-net")) {
+        const char *nd = NULL;
+        for (int i = 1; ok && p[i]; i++) {
+            const char *v;
+            if (key_is(p[i], "netdev", &v))
+                nd = v;
+            else if (!key_is(p[i], "id", &v)) {
+                snprintf(err, errlen, "-device %s: unsupported option '%s'", name, p[i]);
+                ok = false;
+            }
+        }
+        if (ok && (!nd || !netdev_id || strcmp(nd, netdev_id))) {
+            snprintf(err, errlen, "-device %s: needs netdev=ID of a -netdev user,id=ID given "
+                     "before it", name);
+            ok = false;
+        } else if (ok && cfg->nic_user) {
+            snprintf(err, errlen, "-device %s: one network card only", name);
+            ok = false;
+        }
+        if (ok)
+            cfg->nic_user = true;
+    } else if (g_str_has_suffix(name, "-pci")) {
+        snprintf(err, errlen, "-device %s: Rewind's virt board has no PCI bus; use the "
+                 "virtio-mmio device (virtio-rng-device, virtio-net-device, -drive if=virtio)",
+                 name);
+        ok = false;
+    } else {
+        snprintf(err, errlen, "-device %s: unknown device (virtio-rng, virtio-net-device; "
+                 "disks are -drive ...,if=virtio)", name);
+        ok = false;
+    }
+    g_strfreev(p);
+    return ok;
+}

@@ -14,6 +14,7 @@ PACKAGES=(
     libglib2.0-dev zlib1g-dev libslirp-dev libreadline-dev libfdt-dev
     gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf picolibc-riscv64-unknown-elf
     gcc-riscv64-linux-gnu
+    linux-source-6.1 make flex bison bc xz-utils gzip e2fsprogs
     qemu-system-misc qemu-utils gdb-multiarch opensbi u-boot-qemu device-tree-compiler
     python3 python3-pytest
 )
@@ -52,6 +53,8 @@ run_tests() {
     local status=0
     log "test suite (meson test)"
     meson test -C build --num-processes 2 --print-errorlogs || status=1
+    log "Linux guest (scripts/build-linux-guest: ~5 minutes once per machine, then cached)"
+    scripts/build-linux-guest -q >/dev/null || status=1
     if [ -d tests/integration ] && ls tests/integration/test_*.py >/dev/null 2>&1; then
         log "integration tests (pytest, real gdb-multiarch)"
         /usr/bin/python3 -m pytest -q tests/integration || status=1
@@ -75,6 +78,7 @@ case "${1:-}" in
     demo) demo ;;
     test) run_tests ;;
     bench) setup; b=0; /usr/bin/python3 tests/perf/bench.py || b=$?
-           /usr/bin/python3 tests/perf/reverse_bench.py; exit $b ;;
+           /usr/bin/python3 tests/perf/reverse_bench.py || b=$?
+           /usr/bin/python3 tests/perf/linux_boot.py || b=$?; exit $b ;;
     *) echo "usage: $0 setup|demo|test|bench" >&2; exit 2 ;;
 esac

@@ -110,6 +110,16 @@ bool virtio_queue_live(const VirtioDevice *d, int queue);
 int virtio_pop(VirtioDevice *d, int queue, VirtioReq *req);
 /* Puts a chain back at the front (the device could not use it yet). */
 void virtio_unpop(VirtioDevice *d, int queue);
+/* The next chain without taking it and without any side effect (no
+ * error state, no guest memory written): for host-side code whose timing
+ * replay does not repeat. 1, 0 (none) or -1 (malformed). */
+int virtio_peek(VirtioDevice *d, int queue, VirtioReq *req);
+/* At a notify: checks every available chain (and, with check, what the
+ * device needs of it), putting the device in the error state at the first
+ * bad one, without taking any. For devices that serve chains later, so
+ * that a mistake is found at the guest's notify, a deterministic point. */
+bool virtio_check_avail(VirtioDevice *d, int queue,
+                        bool (*check)(VirtioDevice *d, const VirtioReq *req));
 /* True when the queue has a chain the device has not taken. */
 bool virtio_queue_has_avail(VirtioDevice *d, int queue);
 /* Returns a chain to the driver with `written` bytes written into it. */

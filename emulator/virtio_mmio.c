@@ -156,36 +156,28 @@ bool virtio_queue_has_avail(VirtioDevice *d, int queue)
     return rd16(d, q->avail + 2) != q->last_avail;
 }
 
-int virtio_pop(VirtioDevice *d, int queue, VirtioReq *req)
+/* Walks the chain at avail ring position `pos` into *req without changing
+ * anything: 1 when it is well-formed, -1 when not (reported with
+ * virtio_error only when `report`). */
+static int walk_chain(VirtioDevice *d, int queue, uint16_t pos, VirtioReq *req, bool report)
 {
-    if (!virtio_queue_live(d, queue))
-        return 0;
-    if (!queue_areas_ok(d, queue, true))
-        return -1;
     VirtQueue *q = &d->vs.q[queue];
-    uint16_t avail_idx = rd16(d, q->avail + 2);
-    if (avail_idx == q->last_avail)
-        return 0;
-    if ((uint16_t)(avail_idx - q->last_avail) > q->num) {
-        virtio_error(d, "queue %d: available index moved from %u to %u, more than the %" PRIu32
-                        " entries of the queue", queue, q->last_avail, avail_idx, q->num);
-        return -1;
-    }
-    uint16_t head = rd16(d, q->avail + 4 + 2ull * (q->last_avail % q->num));
-    if (head >= q->num) {
-        virtio_error(d, "queue %d: chain head %u is not below the queue size %" PRIu32, queue,
-                     head, q->num);
-        return -1;
-    }
+#define BAD(...)                          \
+    do {                                  \
+        if (report)                       \
+            virtio_error(d, __VA_ARGS__); \
+        return -1;                        \
+    } while (0)
+    uint16_t head = rd16(d, q->avail + 4 + 2ull * (pos % q->num));
+    if (head >= q->num)
+        BAD("queue %d: chain head %u is not below the queue size %" PRIu32, queue, head, q->num);
     memset(req, 0, offsetof(VirtioReq, seg));
     req->head = head;
     uint16_t i = head;
     for (uint32_t count = 0;; count++) {
-        if (count >= q->num) {
-            virtio_error(d, "queue %d: the chain from descriptor %u loops (more than %" PRIu32
-                            " descriptors)", queue, head, q->num);
-            return -1;
-        }
+        if (count >= q->num)
+            BAD("queue %d: the chain from descriptor %u loops (more than %" PRIu32
+                " descriptors)", queue, head, q->num);
         const uint8_t *p = ram_ptr(d, q->desc + 16ull * i, 16);
         uint64_t addr = 0;
         for (int b = 7; b >= 0; b--)
@@ -193,56 +185,103 @@ int virtio_pop(VirtioDevice *d, int queue, VirtioReq *req)
         uint32_t len = (uint32_t)(p[8] | p[9] << 8 | p[10] << 16 | (uint32_t)p[11] << 24);
         uint16_t flags = (uint16_t)(p[12] | p[13] << 8);
         uint16_t next = (uint16_t)(p[14] | p[15] << 8);
-        if (flags & DESC_F_INDIRECT) {
-            virtio_error(d, "queue %d: descriptor %u is indirect, a feature not negotiated",
-                         queue, i);
-            return -1;
-        }
-        if (len == 0) {
-            virtio_error(d, "queue %d: descriptor %u has length 0", queue, i);
-            return -1;
-        }
-        if (addr + len < addr) {
-            virtio_error(d, "queue %d: descriptor %u: 0x%" PRIx64 " + 0x%" PRIx32
-                            " overflows the address space", queue, i, addr, len);
-            return -1;
-        }
-        if (!in_ram(d, addr, len)) {
-            virtio_error(d, "queue %d: descriptor %u: buffer 0x%" PRIx64 "..0x%" PRIx64
-                            " is not in RAM", queue, i, addr, addr + len - 1);
-            return -1;
-        }
+        if (flags & DESC_F_INDIRECT)
+            BAD("queue %d: descriptor %u is indirect, a feature not negotiated", queue, i);
+        if (len == 0)
+            BAD("queue %d: descriptor %u has length 0", queue, i);
+        if (addr + len < addr)
+            BAD("queue %d: descriptor %u: 0x%" PRIx64 " + 0x%" PRIx32
+                " overflows the address space", queue, i, addr, len);
+        if (!in_ram(d, addr, len))
+            BAD("queue %d: descriptor %u: buffer 0x%" PRIx64 "..0x%" PRIx64 " is not in RAM",
+                queue, i, addr, addr + len - 1);
         bool write = flags & DESC_F_WRITE;
-        if (!write && req->nseg > req->nout) {
-            virtio_error(d, "queue %d: descriptor %u is device-readable after a "
-                            "device-writable one", queue, i);
-            return -1;
-        }
-        if (req->nseg >= VIRTIO_MAX_SEGS) {
-            virtio_error(d, "queue %d: chain from descriptor %u has more than %d buffers",
-                         queue, head, VIRTIO_MAX_SEGS);
-            return -1;
-        }
+        if (!write && req->nseg > req->nout)
+            BAD("queue %d: descriptor %u is device-readable after a device-writable one",
+                queue, i);
+        if (req->nseg >= VIRTIO_MAX_SEGS)
+            BAD("queue %d: chain from descriptor %u has more than %d buffers", queue, head,
+                VIRTIO_MAX_SEGS);
         req->seg[req->nseg++] = (VirtioSeg){ .addr = addr, .len = len, .write = write };
-        if (write)
+        if (write) {
             req->in_len += len;
-        else {
+        } else {
             req->nout++;
             req->out_len += len;
         }
         if (!(flags & DESC_F_NEXT))
             break;
-        if (next >= q->num) {
-            virtio_error(d, "queue %d: descriptor %u: next %u is not below the queue size %"
-                            PRIu32, queue, i, next, q->num);
-            return -1;
-        }
+        if (next >= q->num)
+            BAD("queue %d: descriptor %u: next %u is not below the queue size %" PRIu32, queue,
+                i, next, q->num);
         i = next;
     }
+#undef BAD
+    return 1;
+}
+
+/* Chains available and not taken yet; -1 when the index is impossible. */
+static int avail_count(VirtioDevice *d, int queue, bool report)
+{
+    VirtQueue *q = &d->vs.q[queue];
+    uint16_t avail_idx = rd16(d, q->avail + 2);
+    uint16_t n = (uint16_t)(avail_idx - q->last_avail);
+    if (n > q->num) {
+        if (report)
+            virtio_error(d, "queue %d: available index moved from %u to %u, more than the %"
+                            PRIu32 " entries of the queue", queue, q->last_avail, avail_idx,
+                         q->num);
+        return -1;
+    }
+    return n;
+}
+
+int virtio_pop(VirtioDevice *d, int queue, VirtioReq *req)
+{
+    if (!virtio_queue_live(d, queue))
+        return 0;
+    if (!queue_areas_ok(d, queue, true))
+        return -1;
+    int n = avail_count(d, queue, true);
+    if (n <= 0)
+        return n;
+    VirtQueue *q = &d->vs.q[queue];
+    if (walk_chain(d, queue, q->last_avail, req, true) < 0)
+        return -1;
     q->last_avail++;
     if (event_idx(d))
         wr16(d, q->used + 4 + 8ull * q->num, q->last_avail);   /* avail_event */
     return 1;
+}
+
+int virtio_peek(VirtioDevice *d, int queue, VirtioReq *req)
+{
+    if (!virtio_queue_live(d, queue) || !queue_areas_ok(d, queue, false))
+        return 0;
+    int n = avail_count(d, queue, false);
+    if (n <= 0)
+        return n;
+    return walk_chain(d, queue, d->vs.q[queue].last_avail, req, false);
+}
+
+bool virtio_check_avail(VirtioDevice *d, int queue, bool (*check)(VirtioDevice *d,
+                                                                   const VirtioReq *req))
+{
+    if (!virtio_queue_live(d, queue))
+        return true;
+    if (!queue_areas_ok(d, queue, true))
+        return false;
+    int n = avail_count(d, queue, true);
+    if (n < 0)
+        return false;
+    VirtioReq req;
+    for (int i = 0; i < n; i++) {
+        if (walk_chain(d, queue, (uint16_t)(d->vs.q[queue].last_avail + i), &req, true) < 0)
+            return false;
+        if (check && !check(d, &req))
+            return false;
+    }
+    return true;
 }
 
 void virtio_unpop(VirtioDevice *d, int queue)

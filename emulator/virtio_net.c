@@ -52,11 +52,21 @@ static void net_tx(VirtioDevice *d)
         virtio_notify_used(d, 1);
 }
 
+static bool rx_chain_ok(VirtioDevice *d, const VirtioReq *req)
+{
+    if (req->nout) {
+        virtio_error(d, "receive buffer at descriptor %u is not device-writable", req->head);
+        return false;
+    }
+    return true;
+}
+
 static void net_notify(VirtioDevice *d, int queue)
 {
     if (queue == 1)
         net_tx(d);
-    /* receive buffers wait for frames from the host */
+    else    /* receive buffers wait for frames from the host: check them now */
+        virtio_check_avail(d, 0, rx_chain_ok);
 }
 
 bool virtio_net_can_receive(VirtioDevice *d)
@@ -68,12 +78,13 @@ bool virtio_net_receive(VirtioDevice *d, const uint8_t *frame, size_t len)
 {
     VirtioNet *n = d->opaque;
     VirtioReq req;
-    if (virtio_pop(d, 0, &req) != 1)
+    int r = virtio_pop(d, 0, &req);
+    if (r == 0)
         return false;
-    if (req.nout) {
-        virtio_error(d, "receive buffer at descriptor %u is not device-writable", req.head);
-        return false;
-    }
+    /* a bad buffer breaks the device; the frame is gone (true: the same
+     * happens in replay, where false would mean a divergence) */
+    if (r < 0 || !rx_chain_ok(d, &req))
+        return true;
     if (req.in_len < NET_HDR + len) {
         /* too small for the frame: it is dropped, the buffer stays posted
          * (QEMU does the same, less politely) */

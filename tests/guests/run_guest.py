@@ -9,6 +9,14 @@ and lines starting with '#' are ignored; trailing blanks do not matter).
 With --deterministic (default) the outputs of all runs must be identical.
 --stdin FILE feeds the guest console from FILE.
 
+An expect line "@TAG text" is required only when --tag TAG is given (lines
+with other tags are ignored), so one file can hold what differs between
+emulators. --scratch-disk SIZE creates, for each run, a raw disk image of
+SIZE bytes (K/M suffixes) in a fresh temporary folder and replaces @DISK@ in
+the command's arguments with its path; byte o of the image is
+(o * 7 + (o >> 9) * 13 + 1) & 0xff, except the first 16, which are
+"rewind-virtio-0\n" (virtio_garbage.c checks sector 0).
+
 Exit status: 0 pass, 1 fail, 77 skip (emulator missing), for meson.
 """
 
@@ -18,18 +26,45 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 
-def load_expect(path):
+def load_expect(path, tags=()):
     lines = []
     with open(path, encoding="utf-8") as f:
         for raw in f:
             line = raw.rstrip("\r\n")
             if not line.strip() or line.startswith("#"):
                 continue
+            if line.startswith("@"):
+                tag, _, rest = line[1:].partition(" ")
+                if tag not in tags:
+                    continue
+                line = rest
             lines.append(line.rstrip())
     return lines
+
+
+DISK_TAG = b"rewind-virtio-0\n"
+
+
+def parse_size(text):
+    text = text.strip().upper()
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+    return int(text.rstrip("KMG")) * mult
+
+
+def write_scratch_disk(path, size):
+    """The pattern virtio_garbage.c expects (see the module docstring)."""
+    with open(path, "wb") as f:
+        for s in range((size + 511) // 512):
+            base = s * 512
+            # (o * 7 + (o >> 9) * 13 + 1) & 0xff for o in this sector
+            data = bytearray(((base + i) * 7 + s * 13 + 1) & 0xff for i in range(512))
+            if s == 0:
+                data[:len(DISK_TAG)] = DISK_TAG
+            f.write(data[:min(512, size - base)])
 
 
 def normalise(data):
@@ -62,7 +97,13 @@ def show(title, text, limit=200):
     print("----- end of %s -----" % title)
 
 
-def run_once(cmd, stdin_path, timeout):
+def run_once(cmd, stdin_path, timeout, scratch_disk=None):
+    if scratch_disk:
+        with tempfile.TemporaryDirectory(prefix="rewind-guest-") as tmp:
+            disk = os.path.join(tmp, "disk.img")
+            write_scratch_disk(disk, scratch_disk)
+            cmd = [a.replace("@DISK@", disk) for a in cmd]
+            return run_once(cmd, stdin_path, timeout)
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     start = time.monotonic()
     try:
@@ -94,6 +135,11 @@ def main():
     ap.add_argument("--timeout", type=float, default=25.0,
                     help="seconds per run")
     ap.add_argument("--name", default=None, help="label for messages")
+    ap.add_argument("--tag", action="append", default=[],
+                    help="also require the expect lines marked @TAG")
+    ap.add_argument("--scratch-disk", metavar="SIZE", default=None,
+                    help="make a patterned raw disk image per run; @DISK@ "
+                         "in the command is its path")
     ap.add_argument("command", nargs=argparse.REMAINDER)
     args = ap.parse_args()
 
@@ -106,7 +152,8 @@ def main():
         print("SKIP: %s not found" % cmd[0])
         return 77
     name = args.name or os.path.basename(cmd[-1])
-    expected = load_expect(args.expect) if args.expect else []
+    expected = load_expect(args.expect, args.tag) if args.expect else []
+    scratch_disk = parse_size(args.scratch_disk) if args.scratch_disk else None
 
     print("command:", " ".join(cmd))
     if args.stdin:
@@ -114,7 +161,7 @@ def main():
     outputs = []
     ok = True
     for i in range(max(1, args.runs)):
-        rc, out, err, secs = run_once(cmd, args.stdin, args.timeout)
+        rc, out, err, secs = run_once(cmd, args.stdin, args.timeout, scratch_disk)
         print("run %d: exit %s, %.2f s, %d bytes of output"
               % (i + 1, "TIMEOUT" if rc is None else rc, secs, len(out)))
         problems = []

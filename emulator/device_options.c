@@ -64,7 +64,7 @@ bool machine_config_add_drive(MachineConfig *cfg, const char *arg, char *err, si
         return false;
     }
     DriveConfig d = { 0 };
-    const char *format = NULL;
+    bool have_format = false;
     gchar **p = split_opts(arg);
     bool ok = true;
     for (int i = 0; ok && p[i]; i++) {
@@ -74,7 +74,8 @@ bool machine_config_add_drive(MachineConfig *cfg, const char *arg, char *err, si
         if (key_is(p[i], "file", &v)) {
             d.path = g_strdup(v);
         } else if (key_is(p[i], "format", &v)) {
-            format = v;
+            have_format = true;
+            d.format = !strcmp(v, "qcow2") ? DRIVE_FORMAT_QCOW2 : DRIVE_FORMAT_RAW;
             if (strcmp(v, "raw") && strcmp(v, "qcow2")) {
                 snprintf(err, errlen, "-drive: format=%s: Rewind reads raw and qcow2 images", v);
                 ok = false;
@@ -107,9 +108,7 @@ bool machine_config_add_drive(MachineConfig *cfg, const char *arg, char *err, si
         g_free((char *)d.path);
         return false;
     }
-    if (format)
-        d.format = !strcmp(format, "qcow2") ? DRIVE_FORMAT_QCOW2 : DRIVE_FORMAT_RAW;
-    else
+    if (!have_format)
         d.format = looks_like_qcow2(d.path) ? DRIVE_FORMAT_QCOW2 : DRIVE_FORMAT_RAW;
     cfg->drives[cfg->ndrives++] = d;
     return true;

@@ -19,6 +19,8 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: boots real firmware; deselect with -m 'not slow'")
+    config.addinivalue_line("markers", "linux: boots the Linux guest of scripts/build-linux-guest "
+                            "(run alone with -m linux)")
 
 
 @pytest.fixture

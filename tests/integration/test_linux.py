@@ -118,7 +118,8 @@ def command(con, line, timeout=60):
         out += "rewind-linux: " + rest + "\n"
 
 
-def test_recorded_session_with_disks_network_rng_and_module(rewind, linux, disks, tmp_path):
+def test_recorded_session_with_disks_network_rng_and_module(rewind, linux, disks, tmp_path,
+                                                          free_port):
     raw, qcow2 = disks
     sums = {raw: sha256(raw), qcow2: sha256(qcow2)}
     server = Server()
@@ -127,7 +128,8 @@ def test_recorded_session_with_disks_network_rng_and_module(rewind, linux, disks
                         *boot_args(linux, 2, "console=ttyS0 rewind.shell"),
                         "-drive", f"file={raw},format=raw,if=virtio",
                         "-drive", f"file={qcow2},format=qcow2,if=virtio",
-                        "-nic", "user", "-device", "virtio-rng"])
+                        "-nic", f"user,hostfwd=tcp:127.0.0.1:{free_port}-:7777",
+                        "-device", "virtio-rng"])
     try:
         con.expect(BANNER, timeout=120)
         # the drives are vda (raw) and vdb (qcow2)
@@ -143,6 +145,18 @@ def test_recorded_session_with_disks_network_rng_and_module(rewind, linux, disks
         command(con, "net-up")
         out = command(con, f"fetch 10.0.2.2 {server.port}")
         assert Server.TEXT.decode().strip() in out
+        # the other way: the host connects to a port forwarded into the guest
+        con.expect(PROMPT)
+        con.sendline("serve 7777 hello from the guest")
+        con.expect("listening on port 7777", timeout=60)
+        with socket.create_connection(("127.0.0.1", free_port), timeout=60) as c:
+            c.sendall(b"hello from the host\n")
+            c.shutdown(socket.SHUT_WR)
+            got = b""
+            while chunk := c.recv(4096):
+                got += chunk
+        assert got == b"hello from the guest\n"
+        assert "hello from the host" in con.expect("rewind-linux: ok", timeout=60)
         rnd = command(con, "random 32")
         assert re.search(r"[0-9a-f]{64}", rnd), rnd
         out = command(con, "insmod /lib/modules/rewind_test.ko")
@@ -230,3 +244,60 @@ def test_gdb_on_linux_replay(rewind, linux, linux_bundle, gdb_multiarch, free_po
         gdb.close()
         srv.kill()
         srv.wait()
+
+
+def test_reverse_over_disk_writes(rewind, linux, disks, tmp_path, gdb_multiarch, free_port):
+    """Going back to the start of a recording that wrote to the disk puts
+    the disk back too: run forward again and the kernel (which reads its
+    file system's bitmaps and inodes before writing) retraces the recording
+    to the same final state, with no divergence."""
+    raw, _ = disks
+    bundle = str(tmp_path / "disk.bundle")
+    con = GuestConsole([rewind, "record", "-o", bundle,
+                        *boot_args(linux, 1, "console=ttyS0 rewind.shell quiet"),
+                        "-drive", f"file={raw},format=raw,if=virtio"])
+    try:
+        con.expect(BANNER, timeout=120)
+        command(con, "mount /dev/vda /mnt")
+        command(con, "write /mnt/a.txt first file")
+        command(con, "write /mnt/b.txt second file")
+        command(con, "sync")
+        command(con, "umount /mnt")      # the last close drops the disk's page cache:
+        command(con, "mount /dev/vda /mnt")  # this mount reads the disk again
+        assert "second file" in command(con, "cat /mnt/b.txt")
+        con.expect(PROMPT)
+        con.sendline("poweroff")
+        assert con.proc.wait(timeout=60) == 0
+    finally:
+        if con.proc.poll() is None:
+            con.proc.kill()
+
+    srv = subprocess.Popen([rewind, "replay", bundle, "-S", "-gdb", f"tcp::{free_port}"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
+    for _ in range(100):
+        if tcp_listening(free_port):
+            break
+        time.sleep(0.1)
+    gdb = Gdb(None, gdb=gdb_multiarch)
+    try:
+        gdb.connect(f":{free_port}")
+        s = gdb.run("continue", timeout=120)
+        assert "No more reverse-execution history" in s.text, s.text
+        end = (gdb.pc(), gdb.eval_int("$minstret"), gdb.eval_int("$sp"), gdb.eval_int("$satp"))
+        s = gdb.run("reverse-continue", timeout=120)
+        assert "No more reverse-execution history" in s.text, s.text
+        assert gdb.eval_int("$minstret") == 0
+        s = gdb.run("continue", timeout=120)
+        assert "No more reverse-execution history" in s.text, s.text
+        assert (gdb.pc(), gdb.eval_int("$minstret"), gdb.eval_int("$sp"),
+                gdb.eval_int("$satp")) == end
+        gdb.cmd("kill")
+        assert srv.wait(30) == 0
+        err = srv.stderr.read()
+        assert b"diverged" not in err, err.decode()
+    finally:
+        gdb.close()
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()

@@ -59,10 +59,11 @@ run_tests() {
         log "integration tests (pytest, real gdb-multiarch)"
         /usr/bin/python3 -m pytest -q tests/integration || status=1
     fi
-    log "unit and ISA tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+    log "unit, ISA and guest tests under AddressSanitizer + UndefinedBehaviorSanitizer"
     build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        meson test -C build-asan --num-processes 2 --print-errorlogs --suite unit --suite isa || status=1
+        meson test -C build-asan --num-processes 2 --print-errorlogs --suite unit --suite isa \
+        --suite guests || status=1
     return $status
 }
 

@@ -8,12 +8,34 @@
  *   -device virtio-rng | virtio-rng-device [,rng=ID]  (with -object rng-*)
  *
  * Option strings are split with glib; the pieces the config keeps are
- * copied (they live as long as the process, like argv). */
+ * copied and live as long as the process, like argv (freed at exit so that
+ * leak checkers stay quiet). */
 #include "machine.h"
 
 #include <glib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static GPtrArray *kept;
+
+static void free_kept(void)
+{
+    g_ptr_array_free(kept, TRUE);
+    kept = NULL;
+}
+
+/* A copy of s that lives until exit. */
+static char *keep(const char *s)
+{
+    if (!kept) {
+        kept = g_ptr_array_new_with_free_func(g_free);
+        atexit(free_kept);
+    }
+    char *c = g_strdup(s);
+    g_ptr_array_add(kept, c);
+    return c;
+}
 
 /* "key=value" pieces of a comma-separated option; the first piece may be
  * a bare word (the backend: "user"). */
@@ -72,7 +94,7 @@ bool machine_config_add_drive(MachineConfig *cfg, const char *arg, char *err, si
         if (!p[i][0])
             continue;
         if (key_is(p[i], "file", &v)) {
-            d.path = g_strdup(v);
+            d.path = keep(v);
         } else if (key_is(p[i], "format", &v)) {
             have_format = true;
             d.format = !strcmp(v, "qcow2") ? DRIVE_FORMAT_QCOW2 : DRIVE_FORMAT_RAW;
@@ -104,10 +126,8 @@ bool machine_config_add_drive(MachineConfig *cfg, const char *arg, char *err, si
         snprintf(err, errlen, "-drive: file=PATH is required");
         ok = false;
     }
-    if (!ok) {
-        g_free((char *)d.path);
+    if (!ok)
         return false;
-    }
     if (!have_format)
         d.format = looks_like_qcow2(d.path) ? DRIVE_FORMAT_QCOW2 : DRIVE_FORMAT_RAW;
     cfg->drives[cfg->ndrives++] = d;
@@ -127,7 +147,7 @@ static bool user_net_options(MachineConfig *cfg, const char *opt, gchar **p, int
                 snprintf(err, errlen, "%s: at most %d hostfwd rules", opt, REWIND_MAX_HOSTFWD);
                 return false;
             }
-            cfg->hostfwd[cfg->nhostfwd++] = g_strdup(v);
+            cfg->hostfwd[cfg->nhostfwd++] = keep(v);
         } else if (key_is(p[i], "model", &v)) {
             if (strcmp(v, "virtio-net-device") && strcmp(v, "virtio")) {
                 snprintf(err, errlen, "%s: model=%s: the virt board has virtio-net only "
@@ -194,7 +214,7 @@ bool machine_config_add_netdev(MachineConfig *cfg, const char *arg, char *err, s
             ok = false;
         }
         if (ok)
-            netdev_id = g_strdup(id);
+            netdev_id = keep(id);
     }
     g_strfreev(p);
     return ok;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define EXIT_USAGE 2
 #define EXIT_DIVERGED 1     /* replay: a check event did not match */
@@ -61,6 +62,9 @@ static void print_usage(FILE *f)
             "  -monitor stdio|unix:PATH|none   the monitor console (QEMU's HMP commands;\n"
             "                       connect to unix:PATH with socat - UNIX-CONNECT:PATH)\n"
             "  -icount shift=N      one instruction is 2^N ns of virtual time (default 0)\n"
+            "  -icount sleep=on|off while every hart waits, virtual time follows the host's\n"
+            "                       (on) or jumps to the next timer at once (off); default:\n"
+            "                       on when the console is a terminal\n"
             "  -icount shift=N,rr=record|replay,rrfile=FILE[,rrsnapshot=NAME][,rrsnapmode=\n"
             "          initial|periodic][,rrsnaptime=SECS][,rrsnapcount=N]\n"
             "                       QEMU's record/replay: the bundle is FILE.bundle\n"
@@ -179,6 +183,9 @@ static bool parse_icount_rr(const char *p)
     return true;
 }
 
+/* -icount sleep=on|off; -1: not given (on when the console is a terminal) */
+static int icount_sleep = -1;
+
 static void parse_icount(const char *arg, MachineConfig *cfg)
 {
     gchar **parts = g_strsplit(arg, ",", -1);
@@ -187,6 +194,15 @@ static void parse_icount(const char *arg, MachineConfig *cfg)
         long v;
         if (parse_icount_rr(p))
             continue;
+        if (g_str_has_prefix(p, "sleep=")) {
+            if (!strcmp(p + 6, "on"))
+                icount_sleep = 1;
+            else if (!strcmp(p + 6, "off"))
+                icount_sleep = 0;
+            else
+                usage_error("-icount: sleep=%s: expected on or off", p + 6);
+            continue;
+        }
         if (g_str_has_prefix(p, "shift="))
             p += 6;
         else if (strchr(p, '='))
@@ -516,6 +532,11 @@ static int cmd_run(int argc, char **argv)
     RunOptions ro = { 0 };
     machine_config_defaults(&cfg);
     parse_machine_options(argc, argv, &cfg, &ro);
+    /* QEMU's default is sleep=on; here it is on for a person at a terminal
+     * (a guest at a prompt then idles like a real machine) and off for
+     * pipes and scripts, which want idle time skipped at once */
+    cfg.idle_sleep = icount_sleep >= 0 ? icount_sleep == 1
+                                       : isatty(STDIN_FILENO) && cfg.serial == SERIAL_STDIO;
     if (ro.serial_mux && !ro.monitor)
         ro.monitor = "stdio";
     if (ro.start_stopped && !ro.gdb && !ro.monitor)

@@ -57,6 +57,9 @@ typedef struct MachineConfig {
     const char *hostfwd[REWIND_MAX_HOSTFWD];  /* "tcp:127.0.0.1:HP-:GP" */
     int nhostfwd;
     bool rng;                   /* -device virtio-rng */
+    bool idle_sleep;            /* -icount sleep=on: while every hart waits,
+                                   virtual time follows host time (the run
+                                   loop waits; see machine_idle_gap_ns) */
     bool inputs_from_log;       /* replaying: no slirp, no host randomness;
                                    the log feeds machine_host_input_push */
 } MachineConfig;
@@ -181,6 +184,11 @@ uint64_t machine_net_tx_frames(const Machine *m);
  * virtual time to that deadline (recording logs the jump). */
 uint64_t machine_idle_gap_ns(const Machine *m);
 bool machine_idle_skip(Machine *m);
+/* The same, by ns (at most the gap when a timer is armed): with
+ * -icount sleep=on, idle virtual time follows the host's. False when a
+ * hart can run. */
+bool machine_idle_skip_ns(Machine *m, uint64_t ns);
+bool machine_config_idle_sleep(const Machine *m);
 
 /* ---- debugger access (gdbstub/, scripts/difftest) ----
  * Register numbers follow GDB's RISC-V numbering: 0-31 x0-x31, 32 pc,

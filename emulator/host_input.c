@@ -95,9 +95,14 @@ uint64_t machine_net_tx_frames(const Machine *m)
     return m->virtio_net ? virtio_net_tx_count(m->virtio_net) : 0;
 }
 
+bool machine_config_idle_sleep(const Machine *m)
+{
+    return m->cfg.idle_sleep;
+}
+
 bool machine_waits_for_host(Machine *m)
 {
-    if (m->cfg.nic_user)
+    if (m->cfg.nic_user || m->cfg.idle_sleep)
         return true;
     return m->virtio_rng && virtio_queue_has_avail(m->virtio_rng, 0);
 }

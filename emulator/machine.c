@@ -206,6 +206,17 @@ bool machine_idle_skip(Machine *m)
     return skip_idle_time(m);
 }
 
+bool machine_idle_skip_ns(Machine *m, uint64_t ns)
+{
+    if (machine_can_progress(m))
+        return false;
+    uint64_t gap = machine_idle_gap_ns(m);
+    if (ns > gap)
+        ns = gap;
+    m->idle_ns += ns;
+    return true;
+}
+
 static void update_lines(Machine *m)
 {
     if (m->clint)

@@ -155,6 +155,7 @@ bool bundle_create(const char *dir, const MachineConfig *cfg, const BundleOption
         g_key_file_set_string_list(kf, "devices", "hostfwd", cfg->hostfwd, (gsize)cfg->nhostfwd);
     g_key_file_set_boolean(kf, "devices", "rng", cfg->rng);
     g_key_file_set_integer(kf, "machine", "icount_shift", cfg->icount_shift);
+    g_key_file_set_boolean(kf, "machine", "idle_sleep", cfg->idle_sleep);
     g_key_file_set_uint64(kf, "machine", "rtc_start_ns", cfg->rtc_start_ns);
 
     g_key_file_set_uint64(kf, "record", "check_every",
@@ -292,6 +293,7 @@ Bundle *bundle_open(const char *dir, char *err, size_t errlen)
     b->cfg.smp = (int)smp;
     b->cfg.icount_shift = (int)shift;
     b->cfg.rtc_start_ns = rtc;
+    b->cfg.idle_sleep = g_key_file_get_boolean(kf, "machine", "idle_sleep", NULL);
     b->cfg.bios = g_key_file_get_string(kf, "machine", "bios", NULL);
     if (!b->cfg.bios) {
         snprintf(err, errlen, "%s: bad manifest: no [machine] bios", mp);

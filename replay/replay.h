@@ -236,9 +236,10 @@ size_t rlog_uvarint_get(const uint8_t *p, size_t avail, uint64_t *v);
  *                   exit status for quit, 0 for reset)
  *   net     (0x14): one ethernet frame slirp sent the guest (no header)
  *   rng     (0x15): the random bytes given to the posted virtio-rng buffer
- *   skip    (0x17): empty; every hart waited on the host (after an idle
- *                   event at the same icount), nothing came, and virtual
- *                   time jumped to the next timer deadline
+ *   skip    (0x17): every hart waited on the host (after an idle event at
+ *                   the same icount): empty, virtual time jumped to the
+ *                   next timer deadline; or a varint, it advanced by that
+ *                   many ns (-icount sleep=on)
  *   check   (0x01): machine_state_hash() at that icount
  */
 

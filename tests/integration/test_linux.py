@@ -301,3 +301,32 @@ def test_reverse_over_disk_writes(rewind, linux, disks, tmp_path, gdb_multiarch,
         if srv.poll() is None:
             srv.kill()
             srv.wait()
+
+
+def test_idle_sleep_follows_host_time_and_replays(rewind, linux, tmp_path):
+    """-icount sleep=on (the default on a terminal): a guest waiting at its
+    prompt lets virtual time follow the host's, as on QEMU, and the waits
+    (logged as skip events) replay to the same output."""
+    bundle = str(tmp_path / "sleep.bundle")
+    con = GuestConsole([rewind, "record", "-o", bundle, "-icount", "sleep=on",
+                        *boot_args(linux, 1, "console=ttyS0 rewind.shell quiet")])
+    try:
+        con.expect(BANNER, timeout=120)
+        first = command(con, "date")
+        time.sleep(2)
+        second = command(con, "date")
+        con.expect(PROMPT)
+        con.sendline("poweroff")
+        con.expect("reboot: Power down", timeout=60)
+        assert con.proc.wait(timeout=60) == 0
+    finally:
+        if con.proc.poll() is None:
+            con.proc.kill()
+    mono = [float(re.search(r"monotonic (\d+\.\d+)", t).group(1)) for t in (first, second)]
+    assert mono[1] - mono[0] >= 1.8, mono     # about the host time that passed
+    info = subprocess.run([rewind, "info", bundle], stdout=subprocess.PIPE).stdout.decode()
+    assert "skip " in info, info
+    p = subprocess.run([rewind, "replay", bundle], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()[-2000:]
+    assert p.stdout == con.output

@@ -81,7 +81,15 @@ static bool save(GKeyFile *kf, const char *dir, char *err, size_t errlen)
 {
     char *path = g_build_filename(dir, BUNDLE_MANIFEST, NULL);
     GError *ge = NULL;
-    bool ok = g_key_file_save_to_file(kf, path, &ge);
+    gsize len;
+    char *data = g_key_file_to_data(kf, &len, NULL);
+    /* atomic (a temporary file renamed over the manifest) but not synced
+     * to disk: an fsync costs more than recording a short run, and a
+     * recording lost with the host's power is lost anyway (the log is not
+     * synced either) */
+    bool ok = g_file_set_contents_full(path, data, (gssize)len, G_FILE_SET_CONTENTS_CONSISTENT,
+                                       0666, &ge);
+    g_free(data);
     if (!ok) {
         snprintf(err, errlen, "%s: %s", path, ge->message);
         g_error_free(ge);

@@ -3,6 +3,7 @@
  * errors for what the board does not have.
  *
  *   -drive file=PATH[,format=raw|qcow2][,if=virtio][,readonly=on|off]
+ *   -drive file=PATH,if=none,id=ID,... with -device virtio-blk-device,drive=ID
  *   -nic user[,hostfwd=RULE]...[,model=virtio-net-device|virtio]   -nic none
  *   -netdev user,id=ID[,hostfwd=RULE]... with -device virtio-net-device,netdev=ID
  *   -device virtio-rng | virtio-rng-device [,rng=ID]  (with -object rng-*)
@@ -79,6 +80,15 @@ static bool looks_like_qcow2(const char *path)
     return n == 4 && !memcmp(magic, "QFI\xfb", 4);
 }
 
+/* -drive if=none,id=ID waits for the -device virtio-blk-device that names
+ * it (QEMU's long form; drives nobody names are left out, as on QEMU). */
+typedef struct PendingDrive {
+    char *id;
+    DriveConfig d;
+} PendingDrive;
+static PendingDrive pending_drives[REWIND_MAX_DRIVES];
+static int npending_drives;
+
 bool machine_config_add_drive(MachineConfig *cfg, const char *arg, char *err, size_t errlen)
 {
     if (cfg->ndrives >= REWIND_MAX_DRIVES) {
@@ -86,7 +96,8 @@ bool machine_config_add_drive(MachineConfig *cfg, const char *arg, char *err, si
         return false;
     }
     DriveConfig d = { 0 };
-    bool have_format = false;
+    bool have_format = false, if_none = false;
+    const char *id = NULL;
     gchar **p = split_opts(arg);
     bool ok = true;
     for (int i = 0; ok && p[i]; i++) {
@@ -103,17 +114,20 @@ bool machine_config_add_drive(MachineConfig *cfg, const char *arg, char *err, si
                 ok = false;
             }
         } else if (key_is(p[i], "if", &v)) {
-            if (strcmp(v, "virtio")) {
+            if_none = !strcmp(v, "none");
+            if (strcmp(v, "virtio") && !if_none) {
                 snprintf(err, errlen, "-drive: if=%s: the virt board has virtio disks only "
-                         "(if=virtio)", v);
+                         "(if=virtio, or if=none with -device virtio-blk-device)", v);
                 ok = false;
             }
+        } else if (key_is(p[i], "id", &v)) {
+            id = keep(v);
         } else if (key_is(p[i], "readonly", &v)) {
             ok = on_off("-drive", "readonly", v, &d.readonly, err, errlen);
         } else if (key_is(p[i], "media", &v) && !strcmp(v, "disk")) {
             /* the only kind */
-        } else if (key_is(p[i], "id", &v) || key_is(p[i], "cache", &v) ||
-                   key_is(p[i], "aio", &v) || key_is(p[i], "discard", &v)) {
+        } else if (key_is(p[i], "cache", &v) || key_is(p[i], "aio", &v) ||
+                   key_is(p[i], "discard", &v)) {
             /* host-side tuning: nothing to do here */
         } else {
             snprintf(err, errlen, "-drive: unsupported option '%s' (file=, format=, if=virtio, "
@@ -130,8 +144,51 @@ bool machine_config_add_drive(MachineConfig *cfg, const char *arg, char *err, si
         return false;
     if (!have_format)
         d.format = looks_like_qcow2(d.path) ? DRIVE_FORMAT_QCOW2 : DRIVE_FORMAT_RAW;
+    if (if_none) {
+        if (!id) {
+            snprintf(err, errlen, "-drive if=none: id=ID is required (for -device "
+                     "virtio-blk-device,drive=ID)");
+            return false;
+        }
+        if (npending_drives >= REWIND_MAX_DRIVES) {
+            snprintf(err, errlen, "-drive: at most %d drives", REWIND_MAX_DRIVES);
+            return false;
+        }
+        pending_drives[npending_drives++] = (PendingDrive){ .id = (char *)id, .d = d };
+        return true;
+    }
     cfg->drives[cfg->ndrives++] = d;
     return true;
+}
+
+static bool add_blk_device(MachineConfig *cfg, const char *name, gchar **p, char *err,
+                           size_t errlen)
+{
+    const char *drive = NULL;
+    for (int i = 1; p[i]; i++) {
+        const char *v;
+        if (key_is(p[i], "drive", &v))
+            drive = v;
+        else if (!key_is(p[i], "id", &v)) {
+            snprintf(err, errlen, "-device %s: unsupported option '%s'", name, p[i]);
+            return false;
+        }
+    }
+    for (int i = 0; drive && i < npending_drives; i++) {
+        PendingDrive *pd = &pending_drives[i];
+        if (pd->id && !strcmp(pd->id, drive)) {
+            if (cfg->ndrives >= REWIND_MAX_DRIVES) {
+                snprintf(err, errlen, "-device %s: at most %d drives", name, REWIND_MAX_DRIVES);
+                return false;
+            }
+            cfg->drives[cfg->ndrives++] = pd->d;
+            pd->id = NULL;      /* used */
+            return true;
+        }
+    }
+    snprintf(err, errlen, "-device %s: needs drive=ID of a -drive if=none,id=ID given before "
+             "it (and not used by another device)", name);
+    return false;
 }
 
 /* hostfwd=... pieces of -nic user / -netdev user. */
@@ -259,14 +316,16 @@ bool machine_config_add_device(MachineConfig *cfg, const char *arg, char *err, s
         }
         if (ok)
             cfg->nic_user = true;
+    } else if (!strcmp(name, "virtio-blk-device") || !strcmp(name, "virtio-blk")) {
+        ok = add_blk_device(cfg, name, p, err, errlen);
     } else if (g_str_has_suffix(name, "-pci")) {
         snprintf(err, errlen, "-device %s: Rewind's virt board has no PCI bus; use the "
                  "virtio-mmio device (virtio-rng-device, virtio-net-device, -drive if=virtio)",
                  name);
         ok = false;
     } else {
-        snprintf(err, errlen, "-device %s: unknown device (virtio-rng, virtio-net-device; "
-                 "disks are -drive ...,if=virtio)", name);
+        snprintf(err, errlen, "-device %s: unknown device (virtio-rng-device, "
+                 "virtio-net-device, virtio-blk-device)", name);
         ok = false;
     }
     g_strfreev(p);

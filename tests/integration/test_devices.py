@@ -36,6 +36,8 @@ def sha256(path):
     (["-nic", "user,hostfwd=tcp:nonsense"], b"hostfwd=tcp:nonsense: expected"),
     (["-nic", "user,net=192.168.0.0/24"], b"is not supported"),
     (["-device", "virtio-net-device,netdev=n0"], b"needs netdev=ID"),
+    (["-device", "virtio-blk-device,drive=d0"], b"needs drive=ID"),
+    (["-drive", "file=x.img,if=none"], b"id=ID is required"),
 ])
 def test_device_option_errors(rewind, args, message):
     p = run([rewind, "run", "-bios", "none", *args])
@@ -43,6 +45,23 @@ def test_device_option_errors(rewind, args, message):
     err = p.stderr.strip()
     assert err.count(b"\n") == 0, err
     assert message in err, err
+
+
+def test_qemu_long_form_options(rewind, tmp_path):
+    """QEMU's own spelling for virtio-mmio devices on virt (-drive if=none +
+    -device virtio-blk-device, -netdev + -device virtio-net-device,
+    -device virtio-rng-device) builds the same machine."""
+    elf = need(os.path.join(GUESTS, "virtio_garbage.elf"))
+    disk = str(tmp_path / "disk.img")
+    write_scratch_disk(disk, 1 << 20)
+    p = run([rewind, "run", "-bios", "none", "-kernel", elf,
+             "-drive", f"file={disk},format=raw,if=none,id=hd0",
+             "-device", "virtio-blk-device,drive=hd0",
+             "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
+             "-object", "rng-random,filename=/dev/urandom,id=rng0",
+             "-device", "virtio-rng-device,rng=rng0"])
+    assert p.returncode == 0, p.stderr.decode()
+    assert b"virtio-garbage: all 46 cases handled" in p.stdout
 
 
 def test_garbage_guest_records_and_replays(rewind, tmp_path):

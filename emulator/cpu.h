@@ -69,9 +69,11 @@ void decode_insn(uint32_t insn, DecodedInsn *d);
 const char *op_name(unsigned op);
 
 #define PAGE_INSNS (PAGE_SIZE / 2)
+typedef struct JitPage JitPage;
 struct DecodedPage {
     uint64_t paddr;
     uint8_t *host;
+    JitPage *jit;       /* compiled blocks (jit.h), NULL when none */
     DecodedInsn insn[PAGE_INSNS + 2];   /* + page-end sentinels */
 };
 

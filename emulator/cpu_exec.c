@@ -8,6 +8,7 @@
  * the slice budget, so the instruction count is exact. */
 #include "breakpoints.h"
 #include "cpu.h"
+#include "jit.h"
 #include "watchpoints.h"
 
 #include <string.h>
@@ -33,6 +34,8 @@ int64_t hart_run(Hart *h, int64_t max)
         interp(h, 0, true);
     if (max <= 0)
         return 0;
+    if (unlikely(!h->m->jit) && jit_wanted())
+        jit_init(h->m);
     return interp(h, max, false);
 }
 
@@ -75,6 +78,9 @@ static int64_t interp(Hart *h, int64_t max, bool init)
     uint64_t fast_tag = ~0ull;   /* vpage when same-page jumps may skip lookup */
     uint64_t npc = h->pc;        /* target of the pending lookup */
     uint32_t fflags;
+    /* compiled blocks run where jumps land; never with breakpoints set
+     * (a block would run over them) */
+    const bool jit_on = h->m->jit && !h->m->breakpoints;
 
     h->slice_len = max;
     h->slice_left = max;
@@ -93,6 +99,13 @@ static int64_t interp(Hart *h, int64_t max, bool init)
 #define NEXT()                               \
     do {                                     \
         di = (DecodedInsn *)((char *)di + di->step); \
+        DISPATCH();                          \
+    } while (0)
+/* Dispatch at a jump target: where compiled blocks start. */
+#define DISPATCH_JUMP()                      \
+    do {                                     \
+        if (jit_on)                          \
+            goto jit_enter;                  \
         DISPATCH();                          \
     } while (0)
 #define JUMP(target)                         \
@@ -158,7 +171,7 @@ static int64_t interp(Hart *h, int64_t max, bool init)
         if (cond) {                                                             \
             if (likely(di->target)) {                                           \
                 di += di->target;                                               \
-                DISPATCH();                                                     \
+                DISPATCH_JUMP();                                                \
             }                                                                   \
             JUMP(PC() + IMM);                                                   \
         }                                                                       \
@@ -170,7 +183,7 @@ static int64_t interp(Hart *h, int64_t max, bool init)
 lookup:
     if (likely((npc & PAGE_MASK) == fast_tag)) {
         di = &insn_base[(npc & (PAGE_SIZE - 1)) >> 1];
-        DISPATCH();
+        DISPATCH_JUMP();
     }
     {
         CodeTlbEntry *ce = &h->tlb_code[(npc >> PAGE_SHIFT) & (TLB_SIZE - 1)];
@@ -199,8 +212,36 @@ lookup:
         vpage = npc & PAGE_MASK;
         fast_tag = vpage;
         di = &insn_base[(npc & (PAGE_SIZE - 1)) >> 1];
-        DISPATCH();
+        DISPATCH_JUMP();
     }
+
+jit_enter: {
+    /* di: a jump target in page, the step not taken yet */
+    if (unlikely(!page->host))
+        DISPATCH();     /* the cross-page scratch page */
+    JitPage *jp = page->jit;
+    if (unlikely(!jp))
+        jp = page->jit = g_new0(JitPage, 1);
+    unsigned idx = (unsigned)(di - insn_base);
+    void *code = jp->code[idx];
+    if (!code) {
+        if (jp->hot[idx] == JIT_NEVER || ++jp->hot[idx] < jit_hot)
+            DISPATCH();
+        code = jit_compile(h->m, page, idx);
+        if (!code)
+            DISPATCH();
+    }
+    if ((int64_t)jit_block_len(code) > left)
+        DISPATCH();
+    JitExit ex;
+    npc = jit_run(h->m, h, code, left, vpage, &ex);
+    left = ex.left;
+    if (likely(ex.status == JIT_EXIT_JUMP))
+        goto lookup;
+    if (ex.status == JIT_EXIT_EXC)
+        goto take_exception;
+    goto out_at_npc;
+}
 
 take_exception:
     /* h->pc is the faulting instruction; the step was already counted */
@@ -309,7 +350,7 @@ L_JAL: {
     RD = pc + di->len;
     if (likely(di->target)) {
         di += di->target;
-        DISPATCH();
+        DISPATCH_JUMP();
     }
     JUMP(pc + IMM);
 }

@@ -81,6 +81,7 @@ typedef struct DeviceStateOps {
 /* ---- the CPU ---- */
 
 typedef struct DecodedPage DecodedPage;
+typedef struct Jit Jit;
 typedef struct BreakpointSet BreakpointSet;
 typedef struct WatchpointSet WatchpointSet;
 
@@ -208,6 +209,8 @@ struct Machine {
     /* decoded-instruction cache: one slot per RAM page, plus the ROM */
     DecodedPage **code_pages;   /* indexed by (paddr - ram_base) >> 12 */
     DecodedPage **rom_code_pages;
+
+    struct Jit *jit;            /* compiled code (jit.c), NULL when off */
 
     BreakpointSet *breakpoints; /* debugger breakpoints, NULL when none */
     WatchpointSet *watchpoints; /* debugger watchpoints, NULL when none */

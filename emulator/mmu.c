@@ -7,6 +7,7 @@
  * HTIF tohost word, so stores to those pages take the slow path, which keeps
  * the decoded-instruction cache coherent. */
 #include "cpu.h"
+#include "jit.h"
 #include "watchpoints.h"
 
 #include <string.h>
@@ -298,6 +299,7 @@ static DecodedPage *new_code_page(Machine *m, uint64_t pa_page)
     DecodedPage *dp = g_malloc(sizeof(DecodedPage));
     dp->paddr = pa_page;
     dp->host = machine_phys_ptr(m, pa_page, PAGE_SIZE);
+    dp->jit = NULL;
     for (unsigned i = 0; i < PAGE_INSNS; i++) {
         dp->insn[i].handler = interp_handlers[OP_DECODE];
         dp->insn[i].op = OP_DECODE;
@@ -367,6 +369,7 @@ void machine_code_written(Machine *m, uint64_t pa, uint64_t len)
         unsigned first = (unsigned)((a & (PAGE_SIZE - 1)) >> 1);
         uint64_t page_end = (a & PAGE_MASK) + PAGE_SIZE;
         unsigned last = (unsigned)((((end < page_end ? end : page_end) - 1) & (PAGE_SIZE - 1)) >> 1);
+        jit_page_invalidate(*slot);
         for (unsigned i = first; i <= last; i++) {
             (*slot)->insn[i].handler = interp_handlers[OP_DECODE];
             (*slot)->insn[i].op = OP_DECODE;
@@ -377,15 +380,22 @@ void machine_code_written(Machine *m, uint64_t pa, uint64_t len)
 void machine_code_cache_free(Machine *m)
 {
     if (m->code_pages) {
-        for (uint64_t i = 0; i < m->ram_size >> PAGE_SHIFT; i++)
+        for (uint64_t i = 0; i < m->ram_size >> PAGE_SHIFT; i++) {
+            if (m->code_pages[i])
+                g_free(m->code_pages[i]->jit);
             g_free(m->code_pages[i]);
+        }
         g_free(m->code_pages);
         m->code_pages = NULL;
     }
     if (m->rom_code_pages) {
-        for (uint64_t i = 0; i < m->rom_size >> PAGE_SHIFT; i++)
+        for (uint64_t i = 0; i < m->rom_size >> PAGE_SHIFT; i++) {
+            if (m->rom_code_pages[i])
+                g_free(m->rom_code_pages[i]->jit);
             g_free(m->rom_code_pages[i]);
+        }
         g_free(m->rom_code_pages);
         m->rom_code_pages = NULL;
     }
+    jit_free(m);
 }

@@ -23,7 +23,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define JIT_BUF_SIZE (64u << 20)
+#define JIT_BUF_MAX (64u << 20)
+static size_t JIT_BUF_SIZE = JIT_BUF_MAX;     /* REWIND_JIT_BUF_KB, for tests */
 #define JIT_MAX_INSNS 64
 #define JIT_RESERVE (48u << 10)     /* free space needed to start a block */
 
@@ -221,6 +222,9 @@ bool jit_wanted(void)
         if (hot && atoi(hot) >= 1 && atoi(hot) < JIT_NEVER)
             jit_hot = (unsigned)atoi(hot);
         jit_stats = getenv("REWIND_JIT_STATS") != NULL;
+        const char *kb = getenv("REWIND_JIT_BUF_KB");
+        if (kb && atoi(kb) >= 128 && (size_t)atoi(kb) << 10 < JIT_BUF_MAX)
+            JIT_BUF_SIZE = (size_t)atoi(kb) << 10;
     }
     return jit_env;
 }

@@ -329,6 +329,7 @@ typedef struct Block {
     Stub stubs[JIT_MAX_INSNS + 1];
     int nstubs;
     uint8_t *exit;
+    int rax_holds;          /* guest register whose value rax holds, or -1 */
 } Block;
 
 /* leave with pc r13 + off and status JUMP, chaining to a compiled block
@@ -468,6 +469,12 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
     Asm *a = &bk->a;
     unsigned rd = d->rd;
     int32_t imm = d->imm;
+    /* rax still holds a guest register written by the previous
+     * instruction: reading it again needs no load */
+    int held = bk->rax_holds;
+    bk->rax_holds = -1;
+#define LD_RS1() do { if (held != d->rs1) ld(a, RAX, d->rs1); } while (0)
+#define ST_RD() do { st(a, rd, RAX); bk->rax_holds = (int)rd; } while (0)
     switch (d->op) {
     case OP_NOP: case OP_FENCE:
         return;
@@ -487,7 +494,7 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
             mov_imm(a, RAX, (uint64_t)v);
             reg_op(a, 1, 0x01, 1, R13, RAX);
         }
-        st(a, rd, RAX);
+        ST_RD();
         return;
     }
     case OP_ADDI: case OP_XORI: case OP_ORI: case OP_ANDI: {
@@ -500,17 +507,17 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
             b4(a, (uint32_t)v);
             return;
         }
-        ld(a, RAX, d->rs1);
+        LD_RS1();
         if (imm || d->op == OP_ANDI)
             alu_i(a, 1, ext, RAX, imm);
-        st(a, rd, RAX);
+        ST_RD();
         return;
     }
     case OP_SLTI: case OP_SLTIU:
         if (rd == 32)
             return;
         xor_self(a, RCX);
-        ld(a, RAX, d->rs1);
+        LD_RS1();
         alu_i(a, 1, 7, RAX, imm);
         setcc(a, d->op == OP_SLTI ? CC_L : CC_B, RCX);
         st(a, rd, RCX);
@@ -521,22 +528,22 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
             return;
         bool w32 = d->op >= OP_ADDIW;
         int ext = (d->op == OP_SLLI || d->op == OP_SLLIW) ? 4 : (d->op == OP_SRLI || d->op == OP_SRLIW) ? 5 : 7;
-        ld(a, RAX, d->rs1);
+        LD_RS1();
         if (imm)
             shift_i(a, !w32, ext, RAX, (unsigned)imm);
         if (w32)
             movsxd(a, RAX);
-        st(a, rd, RAX);
+        ST_RD();
         return;
     }
     case OP_ADDIW:
         if (rd == 32)
             return;
-        ld(a, RAX, d->rs1);
+        LD_RS1();
         if (imm)
             alu_i(a, 0, 0, RAX, imm);
         movsxd(a, RAX);
-        st(a, rd, RAX);
+        ST_RD();
         return;
     case OP_ADD: case OP_SUB: case OP_XOR: case OP_OR: case OP_AND:
     case OP_ADDW: case OP_SUBW: {
@@ -545,18 +552,18 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
         unsigned opc = (d->op == OP_ADD || d->op == OP_ADDW) ? 0x03 : (d->op == OP_SUB || d->op == OP_SUBW) ? 0x2b
                      : d->op == OP_XOR ? 0x33 : d->op == OP_OR ? 0x0b : 0x23;
         bool w32 = d->op == OP_ADDW || d->op == OP_SUBW;
-        ld(a, RAX, d->rs1);
+        LD_RS1();
         alu_x(a, !w32, opc, RAX, d->rs2);
         if (w32)
             movsxd(a, RAX);
-        st(a, rd, RAX);
+        ST_RD();
         return;
     }
     case OP_SLT: case OP_SLTU:
         if (rd == 32)
             return;
         xor_self(a, RCX);
-        ld(a, RAX, d->rs1);
+        LD_RS1();
         alu_x(a, 1, 0x3b, RAX, d->rs2);
         setcc(a, d->op == OP_SLT ? CC_L : CC_B, RCX);
         st(a, rd, RCX);
@@ -567,27 +574,27 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
             return;
         bool w32 = d->op >= OP_ADDW;
         int ext = (d->op == OP_SLL || d->op == OP_SLLW) ? 4 : (d->op == OP_SRL || d->op == OP_SRLW) ? 5 : 7;
-        ld(a, RAX, d->rs1);
+        LD_RS1();
         ld(a, RCX, d->rs2);
         reg_op(a, !w32, 0xd3, 1, ext, RAX);    /* shift by cl (masked as RISC-V does) */
         if (w32)
             movsxd(a, RAX);
-        st(a, rd, RAX);
+        ST_RD();
         return;
     }
     case OP_MUL: case OP_MULW:
         if (rd == 32)
             return;
-        ld(a, RAX, d->rs1);
+        LD_RS1();
         mem_op(a, d->op == OP_MUL, 0, 0x0faf, 2, RAX, RBX, XOFF(d->rs2));
         if (d->op == OP_MULW)
             movsxd(a, RAX);
-        st(a, rd, RAX);
+        ST_RD();
         return;
     case OP_MULH: case OP_MULHU:
         if (rd == 32)
             return;
-        ld(a, RAX, d->rs1);
+        LD_RS1();
         mem_op(a, 1, 0, 0xf7, 1, d->op == OP_MULH ? 5 : 4, RBX, XOFF(d->rs2));
         st(a, rd, RDX);
         return;
@@ -595,7 +602,7 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
         /* signed a * unsigned b: high(unsigned) - (a < 0 ? b : 0) */
         if (rd == 32)
             return;
-        ld(a, RAX, d->rs1);
+        LD_RS1();
         mov_rr(a, RCX, RAX);
         mem_op(a, 1, 0, 0xf7, 1, 4, RBX, XOFF(d->rs2));
         shift_i(a, 1, 7, RCX, 63);
@@ -607,15 +614,15 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
     case OP_DIVW: case OP_DIVUW: case OP_REMW: case OP_REMUW:
         if (rd == 32)
             return;
-        ld(a, RAX, d->rs1);
+        LD_RS1();
         ld(a, RCX, d->rs2);
         emit_div(a, d->op);
-        st(a, rd, RAX);
+        ST_RD();
         return;
     case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
         tlb_lookup(bk, d, mem_size(d->op), HOFF(tlb_load), STUB_LOAD, i, off);
         load_extend(a, d->op, true);
-        st(a, rd, RAX);
+        ST_RD();
         bk->stubs[bk->nstubs - 1].back = a->p;
         return;
     case OP_SB: case OP_SH: case OP_SW: case OP_SD: {
@@ -633,6 +640,8 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
         abort();
     }
 }
+#undef LD_RS1
+#undef ST_RD
 
 static void emit_stub(Block *bk, Stub *s)
 {
@@ -726,6 +735,7 @@ void *jit_compile(Machine *m, DecodedPage *page, unsigned idx)
     bk.n = n;
     bk.nstubs = 0;
     bk.exit = j->exit;
+    bk.rax_holds = -1;
     uint8_t *start = j->buf + j->used;
     bk.a.p = start;
     bk.a.end = j->buf + JIT_BUF_SIZE;
@@ -742,7 +752,8 @@ void *jit_compile(Machine *m, DecodedPage *page, unsigned idx)
         uint32_t o = offs[i];
         if (d->op >= OP_BEQ && d->op <= OP_BGEU) {
             static const int cc[] = { CC_E, CC_NE, CC_L, CC_GE, CC_B, CC_AE };
-            ld(a, RAX, d->rs1);
+            if (bk.rax_holds != d->rs1)
+                ld(a, RAX, d->rs1);
             alu_x(a, 1, 0x3b, RAX, d->rs2);
             Stub *s = &bk.stubs[bk.nstubs++];
             s->kind = STUB_TAKEN;
@@ -758,7 +769,8 @@ void *jit_compile(Machine *m, DecodedPage *page, unsigned idx)
             }
             exit_to(&bk, (int64_t)o + d->imm);
         } else if (d->op == OP_JALR) {
-            ld(a, RAX, d->rs1);
+            if (bk.rax_holds != d->rs1)
+                ld(a, RAX, d->rs1);
             if (d->imm)
                 alu_i(a, 1, 0, RAX, d->imm);
             alu_i(a, 1, 4, RAX, -2);

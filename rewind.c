@@ -47,6 +47,7 @@ static void print_usage(FILE *f)
             "usage: rewind run [options]\n"
             "       rewind record -o BUNDLE [record options] [options]\n"
             "       rewind replay BUNDLE [-gdb DEV] [-s] [-S] [-serial ...] [-monitor ...]\n"
+            "                     [-accel ...]\n"
             "       rewind info BUNDLE\n"
             "\n"
             "Runs a RISC-V virt machine (QEMU's option names and meanings):\n"
@@ -61,6 +62,10 @@ static void print_usage(FILE *f)
             "                       mon:stdio shares the terminal with the monitor, Ctrl-A c)\n"
             "  -monitor stdio|unix:PATH|none   the monitor console (QEMU's HMP commands;\n"
             "                       connect to unix:PATH with socat - UNIX-CONNECT:PATH)\n"
+            "  -accel tcg|jit       run hot guest code as compiled x86-64 blocks (default;\n"
+            "                       tcg,thread=single is accepted as in QEMU)\n"
+            "  -accel interp        interpret every instruction (slower; the results are\n"
+            "                       the same, instruction for instruction)\n"
             "  -icount shift=N      one instruction is 2^N ns of virtual time (default 0)\n"
             "  -icount sleep=on|off while every hart waits, virtual time follows the host's\n"
             "                       (on) or jumps to the next timer at once (off); default:\n"
@@ -216,6 +221,40 @@ static void parse_icount(const char *arg, MachineConfig *cfg)
     g_strfreev(parts);
 }
 
+/* An accelerator's name: tcg (QEMU's word) and jit compile, interp only
+ * interprets. False for anything else. */
+static bool accel_name(const char *name, MachineAccel *out)
+{
+    if (!strcmp(name, "tcg") || !strcmp(name, "jit"))
+        *out = ACCEL_JIT;
+    else if (!strcmp(name, "interp"))
+        *out = ACCEL_INTERP;
+    else
+        return false;
+    return true;
+}
+
+/* -accel [accel=]tcg|jit|interp[,thread=single]: how guest code runs.
+ * Never guest-visible, so not in a recording's manifest; replay takes it
+ * too. */
+static void parse_accel(const char *arg, MachineConfig *cfg)
+{
+    gchar **parts = g_strsplit(arg, ",", -1);
+    for (int i = 0; parts[i]; i++) {
+        const char *p = parts[i];
+        if (i == 0) {
+            const char *name = g_str_has_prefix(p, "accel=") ? p + 6 : p;
+            if (!accel_name(name, &cfg->accel))
+                usage_error("-accel: unsupported accelerator '%s' (tcg, jit or interp)", name);
+        } else if (!strcmp(p, "thread=single")) {
+            /* what Rewind does anyway: every hart on one host thread */
+        } else {
+            usage_error("-accel: unsupported property '%s' (only tcg,thread=single)", p);
+        }
+    }
+    g_strfreev(parts);
+}
+
 static void parse_machine(const char *arg, MachineConfig *cfg)
 {
     gchar **parts = g_strsplit(arg, ",", -1);
@@ -229,6 +268,15 @@ static void parse_machine(const char *arg, MachineConfig *cfg)
                 usage_error("-machine: unsupported machine '%s' (only 'virt')", p + 5);
         } else if (g_str_has_prefix(p, "dumpdtb=")) {
             cfg->dumpdtb = g_strdup(p + 8);
+        } else if (g_str_has_prefix(p, "accel=")) {
+            /* QEMU's older spelling, a list to try in order: tcg:kvm */
+            gchar **names = g_strsplit(p + 6, ":", -1);
+            bool found = false;
+            for (int k = 0; names[k] && !found; k++)
+                found = accel_name(names[k], &cfg->accel);
+            if (!found)
+                usage_error("-machine: unsupported accelerator '%s' (tcg, jit or interp)", p + 6);
+            g_strfreev(names);
         } else {
             usage_error("-machine: unknown property '%s'", p);
         }
@@ -306,6 +354,8 @@ static void parse_machine_options(int argc, char **argv, MachineConfig *cfg, Run
             parse_serial(a, cfg);
         } else if (!strcmp(opt, "-icount")) {
             parse_icount(ARG(), cfg);
+        } else if (!strcmp(opt, "-accel")) {
+            parse_accel(ARG(), cfg);
         } else if (!strcmp(opt, "-drive") || !strcmp(opt, "-nic") || !strcmp(opt, "-netdev") ||
                    !strcmp(opt, "-device")) {
             const char *a = ARG();
@@ -396,7 +446,9 @@ static int rr_before_machine(MachineConfig *cfg, const RunOptions *ro)
     SerialKind serial = cfg->serial;
     const char *serial_path = cfg->serial_path;
     const char *dumpdtb = cfg->dumpdtb;
+    MachineAccel accel = cfg->accel;    /* the session's, never the recording's */
     *cfg = rr.b->cfg;
+    cfg->accel = accel;
     cfg->serial = serial;
     cfg->serial_path = serial_path;
     cfg->dumpdtb = dumpdtb;
@@ -759,7 +811,7 @@ static int cmd_replay(int argc, char **argv)
             return 0;
         }
         if (!strcmp(o, "-gdb") || !strcmp(o, "-serial") || !strcmp(o, "-monitor") ||
-            !strcmp(o, "-display")) {
+            !strcmp(o, "-display") || !strcmp(o, "-accel")) {
             g_ptr_array_add(rest, argv[i]);
             if (i + 1 < argc)
                 g_ptr_array_add(rest, argv[++i]);
@@ -768,7 +820,7 @@ static int cmd_replay(int argc, char **argv)
             g_ptr_array_add(rest, argv[i]);
         } else if (o[0] == '-') {
             usage_error("replay: '%s' is not a replay option (the bundle holds the machine's "
-                        "options; replay takes -gdb, -s, -S, -serial, -monitor)", argv[i]);
+                        "options; replay takes -gdb, -s, -S, -serial, -monitor, -accel)", argv[i]);
         } else if (bundle) {
             usage_error("replay: one bundle only ('%s' and '%s')", bundle, argv[i]);
         } else {

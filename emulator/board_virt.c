@@ -15,6 +15,7 @@
 #include "watchpoints.h"
 #include "devices.h"
 #include "block.h"
+#include "jit.h"
 #include "virtio.h"
 
 #include <errno.h>
@@ -46,6 +47,7 @@ void machine_config_defaults(MachineConfig *cfg)
     cfg->bios = NULL;               /* "default": OpenSBI fw_dynamic */
     cfg->icount_shift = 0;          /* 1 instruction = 1 ns */
     cfg->serial = SERIAL_STDIO;
+    cfg->accel = ACCEL_JIT;
 }
 
 /* ---- the reset vector, assembled by hand ----
@@ -454,6 +456,10 @@ Machine *machine_new(const MachineConfig *cfg, char *err, size_t errlen)
     m->nharts = cfg->smp;
     for (int i = 0; i < m->nharts; i++)
         m->harts[i] = hart_new(m, i);
+    /* the code buffer; without it (a host that refuses RWX memory) the
+     * interpreter runs everything */
+    if (jit_wanted(cfg->accel))
+        jit_init(m);
 
     /* The PLIC first: the others raise their lines through it. */
     m->plic = plic_new(m, VIRT_PLIC_BASE, VIRT_PLIC_NDEV);

@@ -34,8 +34,6 @@ int64_t hart_run(Hart *h, int64_t max)
         interp(h, 0, true);
     if (max <= 0)
         return 0;
-    if (unlikely(!h->m->jit) && jit_wanted())
-        jit_init(h->m);
     return interp(h, max, false);
 }
 

@@ -25,6 +25,14 @@ typedef enum DriveFormat {
     DRIVE_FORMAT_QCOW2 = 1,
 } DriveFormat;
 
+/* How guest code runs. Never guest-visible: a recording made with one
+ * replays with the other (the manifest does not hold it). */
+typedef enum MachineAccel {
+    ACCEL_JIT = 0,      /* -accel tcg|jit (default): hot blocks compiled to
+                           x86-64, the interpreter for the rest */
+    ACCEL_INTERP = 1,   /* -accel interp: the interpreter only */
+} MachineAccel;
+
 typedef struct DriveConfig {
     const char *path;
     DriveFormat format;
@@ -62,6 +70,8 @@ typedef struct MachineConfig {
                                    loop waits; see machine_idle_gap_ns) */
     bool inputs_from_log;       /* replaying: no slirp, no host randomness;
                                    the log feeds machine_host_input_push */
+    MachineAccel accel;         /* -accel; REWIND_JIT=0|1 in the environment
+                                   overrides it (tests) */
 } MachineConfig;
 
 void machine_config_defaults(MachineConfig *cfg);

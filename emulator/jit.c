@@ -16,6 +16,7 @@
 #include "jit.h"
 #include "machine.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -207,42 +208,60 @@ static void emit_trampoline(Jit *j)
     j->start = j->used = (size_t)((a.p - j->buf + 15) & ~15);
 }
 
-static bool jit_env = false, jit_env_read = false;
 unsigned jit_hot = 2;
 static bool jit_stats;
 static uint64_t stat_blocks, stat_insns, stat_flushes;
 
-bool jit_wanted(void)
+/* The environment's knobs, read once: REWIND_JIT=0|1 overrides -accel
+ * (tests run whole suites either way); the others tune the compiler. */
+static int jit_env = -1;    /* REWIND_JIT: -1 unset, else 0 or 1 */
+
+static void read_env(void)
 {
-    if (!jit_env_read) {
-        const char *s = getenv("REWIND_JIT");
-        jit_env = s && *s && strcmp(s, "0") != 0;
-        jit_env_read = true;
-        const char *hot = getenv("REWIND_JIT_HOT");
-        if (hot && atoi(hot) >= 1 && atoi(hot) < JIT_NEVER)
-            jit_hot = (unsigned)atoi(hot);
-        jit_stats = getenv("REWIND_JIT_STATS") != NULL;
-        const char *kb = getenv("REWIND_JIT_BUF_KB");
-        if (kb && atoi(kb) >= 128 && (size_t)atoi(kb) << 10 < JIT_BUF_MAX)
-            JIT_BUF_SIZE = (size_t)atoi(kb) << 10;
-    }
-    return jit_env;
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    const char *s = getenv("REWIND_JIT");
+    if (s && *s)
+        jit_env = strcmp(s, "0") != 0;
+    const char *hot = getenv("REWIND_JIT_HOT");
+    if (hot && atoi(hot) >= 1 && atoi(hot) < JIT_NEVER)
+        jit_hot = (unsigned)atoi(hot);
+    jit_stats = getenv("REWIND_JIT_STATS") != NULL;
+    const char *kb = getenv("REWIND_JIT_BUF_KB");
+    if (kb && atoi(kb) >= 128 && (size_t)atoi(kb) << 10 < JIT_BUF_MAX)
+        JIT_BUF_SIZE = (size_t)atoi(kb) << 10;
 }
 
-void jit_init(Machine *m)
+bool jit_wanted(MachineAccel accel)
 {
+    read_env();
+    return jit_env >= 0 ? jit_env == 1 : accel == ACCEL_JIT;
+}
+
+bool jit_init(Machine *m)
+{
+    read_env();
     if (m->jit)
-        return;
-    Jit *j = g_new0(Jit, 1);
+        return true;
     void *p = mmap(NULL, JIT_BUF_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
-        g_free(j);
-        return;
+        /* hardened hosts (SELinux deny_execmem, PaX) refuse RWX memory:
+         * the interpreter gives the very same results, slower */
+        static bool told;
+        if (!told)
+            fprintf(stderr, "rewind: cannot map the JIT's code buffer (%s): running the "
+                    "interpreter\n", strerror(errno));
+        told = true;
+        return false;
     }
+    Jit *j = g_new0(Jit, 1);
     j->buf = p;
     emit_trampoline(j);
     m->jit = j;
+    return true;
 }
 
 void jit_free(Machine *m)

@@ -1,7 +1,8 @@
-/* Internal to emulator/: the prototype basic-block compiler to x86-64
- * (REWIND_JIT=1). The interpreter stays the driver: when a jump lands on
- * an entry, it runs the compiled block there if the block's instruction
- * count fits in the slice's remaining budget, and interprets otherwise.
+/* Internal to emulator/: the basic-block compiler to x86-64 (-accel
+ * tcg|jit, the default). The interpreter stays the driver: when a jump
+ * lands on an entry, it runs the compiled block there if the block's
+ * instruction count fits in the slice's remaining budget, and interprets
+ * otherwise.
  * See docs/emulator.md. */
 #ifndef REWIND_JIT_H
 #define REWIND_JIT_H
@@ -27,12 +28,15 @@ enum {
     JIT_EXIT_STOP = 2,  /* stop_slice after a slow path: stop at the pc */
 };
 
-/* True when REWIND_JIT asks for the compiler (read once). */
-bool jit_wanted(void);
+/* True when the machine should compile: -accel (cfg->accel), unless
+ * REWIND_JIT=0|1 in the environment says otherwise (read once). */
+bool jit_wanted(MachineAccel accel);
 /* Entries of a slot before its block is compiled (REWIND_JIT_HOT, 2). */
 extern unsigned jit_hot;
-/* Sets up the machine's code buffer (idempotent). */
-void jit_init(Machine *m);
+/* Sets up the machine's code buffer (idempotent). False, with one line on
+ * stderr the first time, when the host refuses RWX memory: the machine
+ * then only interprets. */
+bool jit_init(Machine *m);
 void jit_free(Machine *m);
 /* Compiles the block starting at slot idx of page; NULL when the
  * instruction there is not compiled (hot[idx] then says never). */

@@ -77,8 +77,10 @@ static int64_t interp(Hart *h, int64_t max, bool init)
     uint64_t npc = h->pc;        /* target of the pending lookup */
     uint32_t fflags;
     /* compiled blocks run where jumps land; never with breakpoints set
-     * (a block would run over them) */
-    const bool jit_on = h->m->jit && !h->m->breakpoints;
+     * (a block would run over them), unless the debugger suspended them.
+     * The set outlives its last breakpoint: count them. */
+    const bool jit_on = h->m->jit && (!h->m->breakpoints || h->m->debug_suspended ||
+                                      machine_breakpoint_count(h->m) == 0);
 
     h->slice_len = max;
     h->slice_left = max;

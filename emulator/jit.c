@@ -34,6 +34,7 @@ struct Jit {
     size_t used, start;     /* start: after the trampoline */
     uint64_t (*entry)(Hart *h, void *code, int64_t left, uint64_t vpage, JitExit *ex);
     uint8_t *exit;
+    uint64_t entries;       /* jit_run calls, for tests */
 };
 
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
@@ -278,7 +279,13 @@ void jit_free(Machine *m)
 
 uint64_t jit_run(Machine *m, Hart *h, void *code, int64_t left, uint64_t vpage, JitExit *ex)
 {
+    m->jit->entries++;
     return m->jit->entry(h, code, left, vpage, ex);
+}
+
+uint64_t jit_entries(const Machine *m)
+{
+    return m->jit ? m->jit->entries : 0;
 }
 
 void jit_page_invalidate(DecodedPage *page)

@@ -48,6 +48,8 @@ static inline uint32_t jit_block_len(const void *code)
 }
 /* Runs compiled code; returns the next pc. */
 uint64_t jit_run(Machine *m, Hart *h, void *code, int64_t left, uint64_t vpage, JitExit *ex);
+/* How many times the interpreter entered compiled code (tests). */
+uint64_t jit_entries(const Machine *m);
 /* Drops the blocks of a page whose bytes changed. */
 void jit_page_invalidate(DecodedPage *page);
 

@@ -107,6 +107,8 @@ def main():
     ap.add_argument("--no-baseline", action="store_true",
                     help="do not subtract the empty guest's wall time")
     ap.add_argument("--no-rewind", action="store_true")
+    ap.add_argument("--accel", choices=["jit", "interp"], default="jit",
+                    help="Rewind's -accel (default jit)")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
 
@@ -135,7 +137,8 @@ def main():
 
     emus = {}
     if have_rewind:
-        emus["rewind"] = lambda elf: [rewind, "run", "-bios", "none", "-kernel", elf]
+        emus["rewind"] = lambda elf: [rewind, "run", "-accel", args.accel,
+                                      "-bios", "none", "-kernel", elf]
     if have_qemu:
         q = [args.qemu, "-machine", "virt", "-bios", "none", "-nographic"]
         emus["qemu-icount"] = lambda elf: q + ["-icount", "shift=0", "-kernel", elf]

@@ -27,6 +27,10 @@ def run(argv, timeout=30, **kw):
     (["-icount", "shift=99"], "-icount: shift must be 0..10"),
     (["-bios", "none", "-kernel", "/nonexistent/kernel.elf"], "/nonexistent/kernel.elf"),
     (["-kernel"], "option -kernel needs an argument"),
+    (["-accel", "kvm"], "-accel: unsupported accelerator 'kvm'"),
+    (["-accel", "tcg,thread=multi"], "-accel: unsupported property 'thread=multi'"),
+    (["-accel", "tcg,tb-size=64"], "-accel: unsupported property 'tb-size=64'"),
+    (["-machine", "virt,accel=kvm"], "-machine: unsupported accelerator 'kvm'"),
 ])
 def test_bad_options_one_line_exit_2(rewind, args, needle):
     r = run([rewind, "run"] + args)
@@ -119,3 +123,46 @@ def test_default_firmware_is_fw_dynamic(rewind):
     assert "Domain0 Next Address      : 0x0000000080200000" in banner
     assert "Domain0 Next Mode         : S-mode" in banner
     assert "U-Boot 20" in banner
+
+
+@pytest.mark.parametrize("accel", [["-accel", "tcg"], ["-accel", "tcg,thread=single"],
+                                   ["-accel", "jit"], ["-accel", "interp"],
+                                   ["-accel", "accel=interp"], ["-machine", "virt,accel=tcg"], []])
+def test_accel_spellings_same_run(rewind, accel):
+    """Every spelling of -accel runs the guest to the same end."""
+    r = run([rewind, "run", *accel, "-report-icount", "-bios", "none", "-kernel", need(UART_ELF)])
+    assert r.returncode == 0, r.stderr
+    base = run([rewind, "run", "-accel", "interp", "-report-icount", "-bios", "none",
+                "-kernel", UART_ELF])
+    assert r.stdout == base.stdout
+    assert r.stderr == base.stderr      # "exit status 0 after N instructions"
+
+
+def test_no_rwx_memory_falls_back_to_the_interpreter(rewind, tmp_path):
+    """A host that refuses RWX memory (here an LD_PRELOAD shim) gets one
+    line on stderr and the interpreter's very run."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        pytest.skip("no C compiler for the mmap shim")
+    src = tmp_path / "noexec.c"
+    src.write_text(
+        "#define _GNU_SOURCE\n#include <dlfcn.h>\n#include <errno.h>\n#include <sys/mman.h>\n"
+        "#define SHIM(name) void *name(void *a, size_t l, int p, int f, int fd, off_t o) { \\\n"
+        "  static void *(*real)(void *, size_t, int, int, int, off_t); \\\n"
+        "  if (p & PROT_EXEC) { errno = EACCES; return MAP_FAILED; } \\\n"
+        "  if (!real) real = dlsym(RTLD_NEXT, #name); \\\n"
+        "  return real(a, l, p, f, fd, o); }\n"
+        "SHIM(mmap)\nSHIM(mmap64)\n")
+    so = tmp_path / "noexec.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(so), str(src), "-ldl"], check=True)
+    env = dict(os.environ, LD_PRELOAD=str(so))
+    env.pop("REWIND_JIT", None)
+    r = run([rewind, "run", "-report-icount", "-bios", "none", "-kernel", need(UART_ELF)], env=env)
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert lines[0] == ("rewind: cannot map the JIT's code buffer (Permission denied): "
+                        "running the interpreter"), r.stderr
+    assert len(lines) == 2 and "exit status 0 after" in lines[1]
+    base = run([rewind, "run", "-accel", "interp", "-report-icount", "-bios", "none",
+                "-kernel", UART_ELF])
+    assert r.stdout == base.stdout and lines[1] == base.stderr.strip()

@@ -311,3 +311,20 @@ def test_monitor_quit_recorded_and_gdb_sees_end_of_log(rewind, tmp_path, free_po
             srv.kill()
     assert sout == out
     assert end_icount(serr) == end
+
+
+@pytest.mark.parametrize("rec_accel, rep_accel", [("jit", "interp"), ("interp", "tcg")])
+@pytest.mark.parametrize("name, smp", [("uart_irq", "1"), ("timer", "1"), ("smp", "4")])
+def test_accel_is_not_guest_visible(rewind, tmp_path, rec_accel, rep_accel, name, smp):
+    """Recorded with one -accel, replayed with the other: the same console,
+    the same end, and state checks every 1000 instructions that agree.
+    The manifest does not hold the choice."""
+    bundle = str(tmp_path / name)
+    stdin = UART_IRQ_INPUT if name == "uart_irq" else None
+    rec = record(rewind, bundle, guest(name), stdin=stdin,
+                 extra=("--check-every", "1000", "-accel", rec_accel, "-smp", smp))
+    assert "accel" not in open(os.path.join(bundle, "manifest")).read()
+    rep = replay(rewind, bundle, extra=("-accel", rep_accel))
+    assert rep.returncode == 0, rep.stderr.decode()
+    assert rep.stdout == rec.stdout
+    assert end_icount(rep.stderr) == int(manifest(bundle)["recording"]["end_icount"])

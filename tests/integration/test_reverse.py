@@ -852,12 +852,14 @@ def loop_guest(tmp_path_factory):
 
 
 def test_ctrl_c_during_long_reverse_continue(rewind, loop_guest, debug_replay, tmp_path):
-    """A reverse-continue that would scan back over ~1.5e9 instructions is
+    """A reverse-continue that would scan back over ~4e9 instructions is
     interrupted by Ctrl-C: it stops (SIGINT) at a consistent position in the
     loop (the counter register matches the instruction count), stepi and
     reverse-stepi still work there, and a later reverse-continue finds a
     breakpoint."""
-    iters = 750_000_000
+    # long enough that the JIT (~2e9 instructions/s on this loop) is still
+    # scanning when Ctrl-C comes
+    iters = 2_000_000_000
     elf = loop_guest(iters)
     bundle = str(tmp_path / "b")
     record(rewind, bundle, elf)
@@ -887,7 +889,7 @@ def test_ctrl_c_during_long_reverse_continue(rewind, loop_guest, debug_replay, t
     # no breakpoint: the scan would go back to the start
     t = time.monotonic()
     g.start("reverse-continue")
-    time.sleep(1.0)
+    time.sleep(0.3)
     assert rp.proc.poll() is None
     g.interrupt()
     s = g.wait_stop(30)

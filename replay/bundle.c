@@ -23,6 +23,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BUNDLE_FORMAT 1
 /* The firmware -bios default (or no -bios) loads; as emulator/board_virt.c.
@@ -77,23 +78,38 @@ static char *abs_path(const char *p)
     return g_canonicalize_filename(p, NULL);
 }
 
+/* Writes the manifest atomically (a temporary file renamed over it) but
+ * without fsync, which glib's file setters always do: two fsyncs cost more
+ * than recording a short run, and the event log is not synced either (a
+ * host crash loses the recording in any case). */
 static bool save(GKeyFile *kf, const char *dir, char *err, size_t errlen)
 {
     char *path = g_build_filename(dir, BUNDLE_MANIFEST, NULL);
-    GError *ge = NULL;
+    char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
     gsize len;
     char *data = g_key_file_to_data(kf, &len, NULL);
-    /* atomic (a temporary file renamed over the manifest) but not synced
-     * to disk: an fsync costs more than recording a short run, and a
-     * recording lost with the host's power is lost anyway (the log is not
-     * synced either) */
-    bool ok = g_file_set_contents_full(path, data, (gssize)len, G_FILE_SET_CONTENTS_CONSISTENT,
-                                       0666, &ge);
-    g_free(data);
-    if (!ok) {
-        snprintf(err, errlen, "%s: %s", path, ge->message);
-        g_error_free(ge);
+    bool ok = false;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", tmp, g_strerror(errno));
+    } else {
+        bool wrote = fwrite(data, 1, len, f) == len;
+        int werr = errno;
+        if (fclose(f) != 0 && wrote) {
+            wrote = false;
+            werr = errno;
+        }
+        if (!wrote)
+            snprintf(err, errlen, "%s: %s", tmp, g_strerror(werr));
+        else if (rename(tmp, path) != 0)
+            snprintf(err, errlen, "%s: %s", path, g_strerror(errno));
+        else
+            ok = true;
+        if (!ok)
+            unlink(tmp);
     }
+    g_free(data);
+    g_free(tmp);
     g_free(path);
     return ok;
 }

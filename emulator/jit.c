@@ -7,6 +7,10 @@
  * to a physical page and may run from any mapping of it: every pc is
  * r13 + offset). A block starts by taking its instruction count from r12
  * and bails out to the interpreter, untouched, when that does not fit.
+ * Inside a block its most used guest registers are cached in host
+ * registers (cache_regs[]): loaded after the budget check when read
+ * before written, written back to h->x[] before every exit, chain and
+ * slow-path call, and reloaded after a load slow path returns.
  * Loads and stores inline the software TLB fast path and call mmu.c's slow
  * paths on a miss, with h->pc and h->slice_left as the interpreter would
  * have them. A failing slow path exits with the faulting instruction
@@ -105,10 +109,6 @@ static void reg_op(Asm *a, int w, unsigned op, int oplen, int reg, int rm)
 #define XOFF(i) ((int32_t)((i) * 8))
 #define HOFF(f) ((int32_t)offsetof(Hart, f))
 
-static void ld(Asm *a, int r, unsigned xi) { mem_op(a, 1, 0, 0x8b, 1, r, RBX, XOFF(xi)); }
-static void st(Asm *a, unsigned xi, int r) { mem_op(a, 1, 0, 0x89, 1, r, RBX, XOFF(xi)); }
-/* ALU r, [x] with a two-operand opcode (03 add, 0b or, 23 and, 2b sub, 33 xor, 3b cmp) */
-static void alu_x(Asm *a, int w, unsigned op, int r, unsigned xi) { mem_op(a, w, 0, op, 1, r, RBX, XOFF(xi)); }
 /* ALU r, imm32 (ext: 0 add, 1 or, 4 and, 5 sub, 6 xor, 7 cmp) */
 static void alu_i(Asm *a, int w, int ext, int r, int32_t imm)
 {
@@ -188,17 +188,20 @@ static void emit_trampoline(Jit *j)
     b1(&a, 0x41); b1(&a, 0x55);     /* push r13 */
     b1(&a, 0x41); b1(&a, 0x56);     /* push r14 */
     b1(&a, 0x41); b1(&a, 0x57);     /* push r15 */
-    alu_i(&a, 1, 5, RSP, 8);        /* sub rsp, 8: calls see rsp 16-aligned */
+    /* sub rsp, 24: calls see rsp 16-aligned; [rsp] is the load slow
+     * path's value, [rsp + 8] the JitExit (r14 caches a guest register) */
+    alu_i(&a, 1, 5, RSP, 24);
     mov_rr(&a, RBX, RDI);
     mov_rr(&a, R12, RDX);
     mov_rr(&a, R13, RCX);
-    mov_rr(&a, R14, R8);
+    mem_op(&a, 1, 0, 0x89, 1, R8, RSP, 8);
     b1(&a, 0xff); b1(&a, 0xe6);     /* jmp rsi */
     /* exit: rax = next pc, rcx = status, r12 = budget left */
     j->exit = a.p;
-    mem_op(&a, 1, 0, 0x89, 1, R12, R14, offsetof(JitExit, left));
-    mem_op(&a, 1, 0, 0x89, 1, RCX, R14, offsetof(JitExit, status));
-    alu_i(&a, 1, 0, RSP, 8);
+    mem_op(&a, 1, 0, 0x8b, 1, RDX, RSP, 8);
+    mem_op(&a, 1, 0, 0x89, 1, R12, RDX, offsetof(JitExit, left));
+    mem_op(&a, 1, 0, 0x89, 1, RCX, RDX, offsetof(JitExit, status));
+    alu_i(&a, 1, 0, RSP, 24);
     b1(&a, 0x41); b1(&a, 0x5f);
     b1(&a, 0x41); b1(&a, 0x5e);
     b1(&a, 0x41); b1(&a, 0x5d);
@@ -337,6 +340,14 @@ static bool compiled_op(unsigned op)
     }
 }
 
+
+/* Host registers that cache guest registers inside a block, best first.
+ * None is used by the code around them: rax, rcx, rdx and rsi are
+ * scratch, rbx, r12 and r13 fixed. The caller-saved ones die in the slow
+ * paths' calls, which reload every cached register after the call. */
+static const int cache_regs[] = { RBP, R15, R14, R8, R9, R10, R11, RDI };
+#define NCACHE ((int)(sizeof(cache_regs) / sizeof(cache_regs[0])))
+
 enum { STUB_LOAD, STUB_STORE, STUB_TAKEN };
 
 typedef struct Stub {
@@ -344,6 +355,7 @@ typedef struct Stub {
     unsigned i;             /* index in the block */
     DecodedInsn d;
     uint32_t off;           /* page offset of the instruction */
+    uint32_t dirty;         /* cached registers to write back there */
     uint8_t *from;          /* jcc to patch */
     uint8_t *back;          /* where the fast path resumes */
 } Stub;
@@ -356,13 +368,77 @@ typedef struct Block {
     int nstubs;
     uint8_t *exit;
     int rax_holds;          /* guest register whose value rax holds, or -1 */
+    int8_t host[33];        /* host register caching x[i], or -1 */
+    uint32_t cached;        /* guest registers cached */
+    uint32_t dirty;         /* cached registers written so far in the block */
 } Block;
 
+static int hreg(const Block *bk, unsigned xi) { return bk->host[xi]; }
+
+/* op reg, x[xi]: the register caching it or [rbx + xi * 8] */
+static void x_op(Block *bk, int w, unsigned op, int oplen, int reg, unsigned xi)
+{
+    int hr = hreg(bk, xi);
+    if (hr >= 0)
+        reg_op(&bk->a, w, op, oplen, reg, hr);
+    else
+        mem_op(&bk->a, w, 0, op, oplen, reg, RBX, XOFF(xi));
+}
+
+static void ld(Block *bk, int r, unsigned xi)
+{
+    int hr = hreg(bk, xi);
+    if (hr == r)
+        return;
+    x_op(bk, 1, 0x8b, 1, r, xi);
+}
+
+static void st(Block *bk, unsigned xi, int r)
+{
+    int hr = hreg(bk, xi);
+    if (hr >= 0) {
+        if (hr != r)
+            mov_rr(&bk->a, hr, r);
+        bk->dirty |= 1u << xi;
+    } else {
+        mem_op(&bk->a, 1, 0, 0x89, 1, r, RBX, XOFF(xi));
+    }
+}
+
+/* x[xi] = imm32, sign-extended */
+static void st_imm(Block *bk, unsigned xi, int32_t imm)
+{
+    if (hreg(bk, xi) >= 0)
+        bk->dirty |= 1u << xi;
+    x_op(bk, 1, 0xc7, 1, 0, xi);
+    b4(&bk->a, (uint32_t)imm);
+}
+
+/* ALU r, x[xi] with a two-operand opcode (03 add, 0b or, 23 and, 2b sub, 33 xor, 3b cmp) */
+static void alu_x(Block *bk, int w, unsigned op, int r, unsigned xi) { x_op(bk, w, op, 1, r, xi); }
+
+/* h->x[] gets the cached registers of mask */
+static void write_back(Block *bk, uint32_t mask)
+{
+    for (unsigned xi = 1; xi < 32; xi++)
+        if (mask & (1u << xi))
+            mem_op(&bk->a, 1, 0, 0x89, 1, bk->host[xi], RBX, XOFF(xi));
+}
+
+/* the cached registers of mask get h->x[] */
+static void load_cached(Block *bk, uint32_t mask)
+{
+    for (unsigned xi = 1; xi < 32; xi++)
+        if (mask & (1u << xi))
+            mem_op(&bk->a, 1, 0, 0x8b, 1, bk->host[xi], RBX, XOFF(xi));
+}
+
 /* leave with pc r13 + off and status JUMP, chaining to a compiled block
- * when off is in this page */
-static void exit_to(Block *bk, int64_t off)
+ * when off is in this page; h->x[] gets the dirty registers first */
+static void exit_to(Block *bk, int64_t off, uint32_t dirty)
 {
     Asm *a = &bk->a;
+    write_back(bk, dirty);
     if (off >= 0 && off < PAGE_SIZE) {
         b1(a, 0x48);
         b1(a, 0xa1);    /* mov rax, [moffs64] */
@@ -378,6 +454,7 @@ static void exit_to(Block *bk, int64_t off)
     jmp_to(a, bk->exit);
 }
 
+/* from a slow path's stub, registers written back */
 static void exit_status(Block *bk, unsigned i, int status, int64_t off)
 {
     Asm *a = &bk->a;
@@ -394,7 +471,7 @@ static void tlb_lookup(Block *bk, const DecodedInsn *d, unsigned size, int32_t t
                        unsigned i, uint32_t off)
 {
     Asm *a = &bk->a;
-    ld(a, RSI, d->rs1);
+    ld(bk, RSI, d->rs1);
     if (d->imm)
         alu_i(a, 1, 0, RSI, d->imm);
     mov_rr(a, RAX, RSI);
@@ -410,6 +487,7 @@ static void tlb_lookup(Block *bk, const DecodedInsn *d, unsigned size, int32_t t
     s->i = i;
     s->d = *d;
     s->off = off;
+    s->dirty = bk->dirty;
     s->from = jcc(a, CC_NE);
     mem_op(a, 1, 0, 0x8b, 1, RAX, RAX, tlb_off + 8);    /* addend */
     reg_op(a, 1, 0x01, 1, RSI, RAX);   /* add rax, rsi */
@@ -490,6 +568,16 @@ static void emit_div(Asm *a, unsigned op)
         movsxd(a, RAX);
 }
 
+/* The host register to compute rd in place: rd's cache register when rd
+ * is cached and computing there cannot clobber a source still needed
+ * (rs2 when the instruction reads it), else rax. */
+static int dest_reg(const Block *bk, unsigned rd, int rs2)
+{
+    if (rd < 32 && bk->host[rd] >= 0 && (rs2 < 0 || (unsigned)rs2 != rd))
+        return bk->host[rd];
+    return RAX;
+}
+
 static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
 {
     Asm *a = &bk->a;
@@ -499,26 +587,27 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
      * instruction: reading it again needs no load */
     int held = bk->rax_holds;
     bk->rax_holds = -1;
-#define LD_RS1() do { if (held != d->rs1) ld(a, RAX, d->rs1); } while (0)
-#define ST_RD() do { st(a, rd, RAX); bk->rax_holds = (int)rd; } while (0)
+    int r = RAX;            /* where the result is computed */
+    /* r = x[rs1]: from rax when it holds it (and r is rax) */
+#define LD_RS1() do { if (r != RAX || held != d->rs1) ld(bk, r, d->rs1); } while (0)
+#define ST_RD() do { st(bk, rd, r); if (r == RAX) bk->rax_holds = (int)rd; } while (0)
     switch (d->op) {
     case OP_NOP: case OP_FENCE:
         return;
     case OP_LUI:
-        if (rd != 32) {
-            mem_op(a, 1, 0, 0xc7, 1, 0, RBX, XOFF(rd));
-            b4(a, (uint32_t)imm);
-        }
+        if (rd != 32)
+            st_imm(bk, rd, imm);
         return;
     case OP_AUIPC: {
         if (rd == 32)
             return;
         int64_t v = (int64_t)off + imm;
+        r = dest_reg(bk, rd, -1);
         if (v == (int32_t)v) {
-            lea(a, RAX, R13, (int32_t)v);
+            lea(a, r, R13, (int32_t)v);
         } else {
-            mov_imm(a, RAX, (uint64_t)v);
-            reg_op(a, 1, 0x01, 1, R13, RAX);
+            mov_imm(a, r, (uint64_t)v);
+            reg_op(a, 1, 0x01, 1, R13, r);
         }
         ST_RD();
         return;
@@ -528,14 +617,18 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
             return;
         int ext = d->op == OP_ADDI ? 0 : d->op == OP_XORI ? 6 : d->op == OP_ORI ? 1 : 4;
         if (d->rs1 == 0) {
-            int64_t v = d->op == OP_ANDI ? 0 : imm;
-            mem_op(a, 1, 0, 0xc7, 1, 0, RBX, XOFF(rd));
-            b4(a, (uint32_t)v);
+            st_imm(bk, rd, d->op == OP_ANDI ? 0 : imm);
+            return;
+        }
+        r = dest_reg(bk, rd, -1);
+        if (r != RAX && d->op == OP_ADDI && imm && hreg(bk, d->rs1) >= 0 && d->rs1 != rd) {
+            lea(a, r, hreg(bk, d->rs1), imm);
+            ST_RD();
             return;
         }
         LD_RS1();
         if (imm || d->op == OP_ANDI)
-            alu_i(a, 1, ext, RAX, imm);
+            alu_i(a, 1, ext, r, imm);
         ST_RD();
         return;
     }
@@ -546,7 +639,7 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
         LD_RS1();
         alu_i(a, 1, 7, RAX, imm);
         setcc(a, d->op == OP_SLTI ? CC_L : CC_B, RCX);
-        st(a, rd, RCX);
+        st(bk, rd, RCX);
         return;
     case OP_SLLI: case OP_SRLI: case OP_SRAI:
     case OP_SLLIW: case OP_SRLIW: case OP_SRAIW: {
@@ -554,21 +647,23 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
             return;
         bool w32 = d->op >= OP_ADDIW;
         int ext = (d->op == OP_SLLI || d->op == OP_SLLIW) ? 4 : (d->op == OP_SRLI || d->op == OP_SRLIW) ? 5 : 7;
+        r = dest_reg(bk, rd, -1);
         LD_RS1();
         if (imm)
-            shift_i(a, !w32, ext, RAX, (unsigned)imm);
+            shift_i(a, !w32, ext, r, (unsigned)imm);
         if (w32)
-            movsxd(a, RAX);
+            movsxd(a, r);
         ST_RD();
         return;
     }
     case OP_ADDIW:
         if (rd == 32)
             return;
+        r = dest_reg(bk, rd, -1);
         LD_RS1();
         if (imm)
-            alu_i(a, 0, 0, RAX, imm);
-        movsxd(a, RAX);
+            alu_i(a, 0, 0, r, imm);
+        movsxd(a, r);
         ST_RD();
         return;
     case OP_ADD: case OP_SUB: case OP_XOR: case OP_OR: case OP_AND:
@@ -578,10 +673,11 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
         unsigned opc = (d->op == OP_ADD || d->op == OP_ADDW) ? 0x03 : (d->op == OP_SUB || d->op == OP_SUBW) ? 0x2b
                      : d->op == OP_XOR ? 0x33 : d->op == OP_OR ? 0x0b : 0x23;
         bool w32 = d->op == OP_ADDW || d->op == OP_SUBW;
+        r = dest_reg(bk, rd, d->rs2);
         LD_RS1();
-        alu_x(a, !w32, opc, RAX, d->rs2);
+        alu_x(bk, !w32, opc, r, d->rs2);
         if (w32)
-            movsxd(a, RAX);
+            movsxd(a, r);
         ST_RD();
         return;
     }
@@ -590,9 +686,9 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
             return;
         xor_self(a, RCX);
         LD_RS1();
-        alu_x(a, 1, 0x3b, RAX, d->rs2);
+        alu_x(bk, 1, 0x3b, RAX, d->rs2);
         setcc(a, d->op == OP_SLT ? CC_L : CC_B, RCX);
-        st(a, rd, RCX);
+        st(bk, rd, RCX);
         return;
     case OP_SLL: case OP_SRL: case OP_SRA:
     case OP_SLLW: case OP_SRLW: case OP_SRAW: {
@@ -600,29 +696,31 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
             return;
         bool w32 = d->op >= OP_ADDW;
         int ext = (d->op == OP_SLL || d->op == OP_SLLW) ? 4 : (d->op == OP_SRL || d->op == OP_SRLW) ? 5 : 7;
+        ld(bk, RCX, d->rs2);
+        r = dest_reg(bk, rd, -1);  /* rs2 is in rcx already */
         LD_RS1();
-        ld(a, RCX, d->rs2);
-        reg_op(a, !w32, 0xd3, 1, ext, RAX);    /* shift by cl (masked as RISC-V does) */
+        reg_op(a, !w32, 0xd3, 1, ext, r);    /* shift by cl (masked as RISC-V does) */
         if (w32)
-            movsxd(a, RAX);
+            movsxd(a, r);
         ST_RD();
         return;
     }
     case OP_MUL: case OP_MULW:
         if (rd == 32)
             return;
+        r = dest_reg(bk, rd, d->rs2);
         LD_RS1();
-        mem_op(a, d->op == OP_MUL, 0, 0x0faf, 2, RAX, RBX, XOFF(d->rs2));
+        x_op(bk, d->op == OP_MUL, 0x0faf, 2, r, d->rs2);
         if (d->op == OP_MULW)
-            movsxd(a, RAX);
+            movsxd(a, r);
         ST_RD();
         return;
     case OP_MULH: case OP_MULHU:
         if (rd == 32)
             return;
         LD_RS1();
-        mem_op(a, 1, 0, 0xf7, 1, d->op == OP_MULH ? 5 : 4, RBX, XOFF(d->rs2));
-        st(a, rd, RDX);
+        x_op(bk, 1, 0xf7, 1, d->op == OP_MULH ? 5 : 4, d->rs2);
+        st(bk, rd, RDX);
         return;
     case OP_MULHSU:
         /* signed a * unsigned b: high(unsigned) - (a < 0 ? b : 0) */
@@ -630,18 +728,18 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
             return;
         LD_RS1();
         mov_rr(a, RCX, RAX);
-        mem_op(a, 1, 0, 0xf7, 1, 4, RBX, XOFF(d->rs2));
+        x_op(bk, 1, 0xf7, 1, 4, d->rs2);
         shift_i(a, 1, 7, RCX, 63);
-        alu_x(a, 1, 0x23, RCX, d->rs2);
+        alu_x(bk, 1, 0x23, RCX, d->rs2);
         reg_op(a, 1, 0x29, 1, RCX, RDX);   /* sub rdx, rcx */
-        st(a, rd, RDX);
+        st(bk, rd, RDX);
         return;
     case OP_DIV: case OP_DIVU: case OP_REM: case OP_REMU:
     case OP_DIVW: case OP_DIVUW: case OP_REMW: case OP_REMUW:
         if (rd == 32)
             return;
         LD_RS1();
-        ld(a, RCX, d->rs2);
+        ld(bk, RCX, d->rs2);
         emit_div(a, d->op);
         ST_RD();
         return;
@@ -654,7 +752,7 @@ static void emit_insn(Block *bk, const DecodedInsn *d, unsigned i, uint32_t off)
     case OP_SB: case OP_SH: case OP_SW: case OP_SD: {
         unsigned size = mem_size(d->op);
         tlb_lookup(bk, d, size, HOFF(tlb_store), STUB_STORE, i, off);
-        ld(a, RCX, d->rs2);
+        ld(bk, RCX, d->rs2);
         if (size == 1)
             mem_op(a, 0, 0, 0x88, 1, RCX, RAX, 0);
         else
@@ -676,10 +774,14 @@ static void emit_stub(Block *bk, Stub *s)
     unsigned size = mem_size(d->op);
     patch(a, s->from, a->p);
     if (s->kind == STUB_TAKEN) {
-        exit_to(bk, (int64_t)s->off + d->imm);
+        exit_to(bk, (int64_t)s->off + d->imm, s->dirty);
         return;
     }
-    /* as the interpreter before a slow path: pc and budget synced */
+    /* as the interpreter before a slow path: registers in h->x[] (traps
+     * and watchpoints see them), pc and budget synced */
+    write_back(bk, s->dirty);
+    if (s->kind == STUB_STORE)
+        ld(bk, RCX, d->rs2);
     lea(a, RAX, R13, (int32_t)s->off);
     mem_op(a, 1, 0, 0x89, 1, RAX, RBX, HOFF(pc));
     lea(a, RAX, R12, (int32_t)(bk->n - s->i - 1));
@@ -690,7 +792,6 @@ static void emit_stub(Block *bk, Stub *s)
         mov_rr(a, RCX, RSP);
         call_abs(a, (const void *)mmu_load_slow);
     } else {
-        ld(a, RCX, d->rs2);
         call_abs(a, (const void *)mmu_store_slow);
     }
     reg_op(a, 0, 0x84, 1, RAX, RAX);    /* test al, al */
@@ -698,19 +799,81 @@ static void emit_stub(Block *bk, Stub *s)
     if (s->kind == STUB_LOAD) {
         mem_op(a, 1, 0, 0x8b, 1, RAX, RSP, 0);
         load_extend(a, d->op, false);
-        st(a, d->rd, RAX);
+        mem_op(a, 1, 0, 0x89, 1, RAX, RBX, XOFF(d->rd));
     }
     mem_op(a, 0, 0, 0x80, 1, 7, RBX, HOFF(stop_slice));
     b1(a, 0);                           /* cmp byte [stop_slice], 0 */
     uint8_t *stop = jcc(a, CC_NE);
-    if (s->kind == STUB_LOAD)
+    if (s->kind == STUB_LOAD) {
+        /* the call clobbered the caller-saved cache registers */
+        load_cached(bk, bk->cached);
         jmp_to(a, s->back);
-    else    /* the store may have overwritten code: leave the block */
+    } else {    /* the store may have overwritten code: leave the block */
         exit_status(bk, s->i, JIT_EXIT_JUMP, s->off + d->len);
+    }
     patch(a, stop, a->p);
     exit_status(bk, s->i, JIT_EXIT_STOP, s->off + d->len);
     patch(a, fail, a->p);
     exit_status(bk, s->i, JIT_EXIT_EXC, 0);
+}
+
+/* Guest registers an instruction reads (a superset is harmless) and the
+ * one it writes (32 when none). */
+static uint32_t insn_reads(const DecodedInsn *d)
+{
+    switch (d->op) {
+    case OP_NOP: case OP_FENCE: case OP_LUI: case OP_AUIPC: case OP_JAL:
+        return 0;
+    case OP_JALR:
+    case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
+    case OP_ADDI: case OP_SLTI: case OP_SLTIU: case OP_XORI: case OP_ORI: case OP_ANDI:
+    case OP_SLLI: case OP_SRLI: case OP_SRAI:
+    case OP_ADDIW: case OP_SLLIW: case OP_SRLIW: case OP_SRAIW:
+        return 1u << d->rs1;
+    default:
+        return 1u << d->rs1 | 1u << d->rs2;
+    }
+}
+
+static unsigned insn_writes(const DecodedInsn *d)
+{
+    if ((d->op >= OP_BEQ && d->op <= OP_BGEU) || d->op == OP_NOP || d->op == OP_FENCE ||
+        d->op == OP_SB || d->op == OP_SH || d->op == OP_SW || d->op == OP_SD)
+        return 32;
+    return d->rd;
+}
+
+/* Picks the block's most used registers (two uses or more) for the
+ * cache registers; returns those read before written, to load on entry. */
+static uint32_t choose_cached(Block *bk, const DecodedInsn *insns, unsigned n)
+{
+    unsigned uses[32] = { 0 };
+    uint32_t read_first = 0, written = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t rmask = insn_reads(&insns[i]);
+        read_first |= rmask & ~written;
+        for (unsigned xi = 1; xi < 32; xi++)
+            if (rmask & (1u << xi))
+                uses[xi]++;
+        unsigned w = insn_writes(&insns[i]);
+        if (w < 32) {
+            written |= 1u << w;
+            uses[w]++;
+        }
+    }
+    memset(bk->host, -1, sizeof(bk->host));
+    bk->cached = 0;
+    for (int k = 0; k < NCACHE; k++) {
+        unsigned best = 0;
+        for (unsigned xi = 1; xi < 32; xi++)
+            if (!(bk->cached & (1u << xi)) && uses[xi] >= 2 && uses[xi] > uses[best])
+                best = xi;
+        if (!best)
+            break;
+        bk->cached |= 1u << best;
+        bk->host[best] = (int8_t)cache_regs[k];
+    }
+    return read_first & bk->cached;
 }
 
 void *jit_compile(Machine *m, DecodedPage *page, unsigned idx)
@@ -762,6 +925,8 @@ void *jit_compile(Machine *m, DecodedPage *page, unsigned idx)
     bk.nstubs = 0;
     bk.exit = j->exit;
     bk.rax_holds = -1;
+    bk.dirty = 0;
+    uint32_t entry_loads = choose_cached(&bk, insns, n);
     uint8_t *start = j->buf + j->used;
     bk.a.p = start;
     bk.a.end = j->buf + JIT_BUF_SIZE;
@@ -772,38 +937,46 @@ void *jit_compile(Machine *m, DecodedPage *page, unsigned idx)
     /* take the block's steps from the budget, or leave untouched */
     alu_i(a, 1, 5, R12, (int32_t)n);
     uint8_t *bail = jcc(a, CC_L);
+    load_cached(&bk, entry_loads);
 
     for (unsigned i = 0; i < n; i++) {
         const DecodedInsn *d = &insns[i];
         uint32_t o = offs[i];
         if (d->op >= OP_BEQ && d->op <= OP_BGEU) {
             static const int cc[] = { CC_E, CC_NE, CC_L, CC_GE, CC_B, CC_AE };
-            if (bk.rax_holds != d->rs1)
-                ld(a, RAX, d->rs1);
-            alu_x(a, 1, 0x3b, RAX, d->rs2);
+            int r1 = hreg(&bk, d->rs1);
+            if (r1 < 0) {
+                r1 = RAX;
+                if (bk.rax_holds != d->rs1)
+                    ld(&bk, RAX, d->rs1);
+            }
+            alu_x(&bk, 1, 0x3b, r1, d->rs2);
             Stub *s = &bk.stubs[bk.nstubs++];
             s->kind = STUB_TAKEN;
             s->i = i;
             s->d = *d;
             s->off = o;
+            s->dirty = bk.dirty;
             s->from = jcc(a, cc[d->op - OP_BEQ]);
-            exit_to(&bk, (int64_t)o + d->len);
+            exit_to(&bk, (int64_t)o + d->len, bk.dirty);
         } else if (d->op == OP_JAL) {
             if (d->rd != 32) {
-                lea(a, RAX, R13, (int32_t)(o + d->len));
-                st(a, d->rd, RAX);
+                int r = dest_reg(&bk, d->rd, -1);
+                lea(a, r, R13, (int32_t)(o + d->len));
+                st(&bk, d->rd, r);
             }
-            exit_to(&bk, (int64_t)o + d->imm);
+            exit_to(&bk, (int64_t)o + d->imm, bk.dirty);
         } else if (d->op == OP_JALR) {
             if (bk.rax_holds != d->rs1)
-                ld(a, RAX, d->rs1);
+                ld(&bk, RAX, d->rs1);
             if (d->imm)
                 alu_i(a, 1, 0, RAX, d->imm);
             alu_i(a, 1, 4, RAX, -2);
             if (d->rd != 32) {
                 lea(a, RCX, R13, (int32_t)(o + d->len));
-                st(a, d->rd, RCX);
+                st(&bk, d->rd, RCX);
             }
+            write_back(&bk, bk.dirty);
             xor_self(a, RCX);
             jmp_to(a, bk.exit);
         } else {
@@ -811,7 +984,7 @@ void *jit_compile(Machine *m, DecodedPage *page, unsigned idx)
         }
     }
     if (!ends_in_jump)
-        exit_to(&bk, off);
+        exit_to(&bk, off, bk.dirty);
     for (int s = 0; s < bk.nstubs; s++)
         emit_stub(&bk, &bk.stubs[s]);
     patch(a, bail, a->p);

@@ -84,13 +84,14 @@ static uint32_t enc_jal(uint32_t rd, int32_t off)
 #define MEXT(f3, rd, a, b) enc_r(0x33, 1, f3, rd, a, b)
 #define MEXTW(f3, rd, a, b) enc_r(0x3b, 1, f3, rd, a, b)
 
-enum { LOOP = 8, PATCH = 14, SKIP = 40, NOPF = 43, HANDLER = 51 };
+enum { LOOP = 8, PATCH = 14, SKIP = 40, NOPF = 43, HANDLER = 52 };
 
 /* An endless loop: each pass rewrites the immediate of one of its own
  * instructions (store + fence.i), divides by zero (every 4th pass) and by
  * -1, stores and loads misaligned data on one of 64 pages, and every 8th
  * pass takes an ecall and a load access fault, every 16th a store access
- * fault, all counted by the handler in a4. */
+ * fault, every pass a load access fault in the middle of a block, all
+ * counted by the handler in a4 (with the a3 the block computed). */
 static void load_program(Machine *m)
 {
     uint32_t p[64];
@@ -148,15 +149,20 @@ static void load_program(Machine *m)
     p[n++] = ADD(A3, A3, T5);                   /* 46 */
     p[n++] = enc_r(0x33, 0, 3, T6, A3, A1);     /* 47: sltu t6, a3, a1 */
     p[n++] = ADD(A3, A3, T6);                   /* 48 */
-    p[n++] = ADDI(S1, S1, 1);                   /* 49 */
-    p[n] = enc_jal(X0, (LOOP - n) * 4), n++;     /* 50: j loop */
+    /* a fault inside a block (it starts at NOPF, a jump target) after it
+     * changed registers the compiler keeps in host registers: they must
+     * reach h->x[] before the trap */
+    p[n++] = enc_i(0x03, 3, T4, X0, 16);        /* 49: ld t4, 16(zero): access fault */
+    p[n++] = ADDI(S1, S1, 1);                   /* 50 */
+    p[n] = enc_jal(X0, (LOOP - n) * 4), n++;     /* 51: j loop */
     g_assert_cmpint(n, ==, HANDLER);
-    p[n++] = CSRRS(T6, CSR_MEPC, X0);           /* 51 */
-    p[n++] = ADDI(T6, T6, 4);                   /* 52 */
-    p[n++] = CSRRW(X0, CSR_MEPC, T6);           /* 53 */
-    p[n++] = CSRRS(T6, CSR_MCAUSE, X0);         /* 54 */
-    p[n++] = ADD(A4, A4, T6);                   /* 55 */
-    p[n++] = 0x30200073;                        /* 56: mret */
+    p[n++] = CSRRS(T6, CSR_MEPC, X0);           /* 52 */
+    p[n++] = ADDI(T6, T6, 4);                   /* 53 */
+    p[n++] = CSRRW(X0, CSR_MEPC, T6);           /* 54 */
+    p[n++] = CSRRS(T6, CSR_MCAUSE, X0);         /* 55 */
+    p[n++] = ADD(A4, A4, A3);                   /* 56: sees the block's a3 */
+    p[n++] = ADD(A4, A4, T6);                   /* 57 */
+    p[n++] = 0x30200073;                        /* 58: mret */
     g_assert_true(machine_phys_write(m, m->ram_base, p, (uint64_t)n * 4));
 }
 

@@ -6,6 +6,7 @@
  * pays one pointer test per page change. Sets are tiny (GDB inserts a
  * handful of breakpoints), so a linear scan is the fastest lookup. */
 #include "breakpoints.h"
+#include "jit.h"
 #include "cpu.h"
 #include "watchpoints.h"
 
@@ -67,6 +68,7 @@ bool machine_set_breakpoint(Machine *m, uint64_t addr, int type)
         s->bp = g_renew(Breakpoint, s->bp, s->cap);
     }
     s->bp[s->n++] = (Breakpoint){ .addr = addr, .type = type, .refs = 1 };
+    jit_flush(m);   /* compiled blocks may run over the new address */
     return true;
 }
 
@@ -77,8 +79,10 @@ bool machine_clear_breakpoint(Machine *m, uint64_t addr, int type)
         return false;
     for (int i = 0; i < s->n; i++) {
         if (s->bp[i].addr == addr && s->bp[i].type == type) {
-            if (--s->bp[i].refs <= 0)
+            if (--s->bp[i].refs <= 0) {
                 s->bp[i] = s->bp[--s->n];
+                jit_flush(m);   /* blocks may run through the address again */
+            }
             return true;
         }
     }
@@ -88,8 +92,10 @@ bool machine_clear_breakpoint(Machine *m, uint64_t addr, int type)
 void machine_clear_all_breakpoints(Machine *m)
 {
     BreakpointSet *s = find_set(m);
-    if (s)
+    if (s && s->n) {
         s->n = 0;
+        jit_flush(m);
+    }
 }
 
 int machine_breakpoint_count(const Machine *m)
@@ -133,6 +139,14 @@ bool breakpoint_at(const BreakpointSet *s, uint64_t pc)
 {
     for (int i = 0; i < s->n; i++)
         if (s->bp[i].addr == pc)
+            return true;
+    return false;
+}
+
+bool breakpoint_at_page_offset(const BreakpointSet *s, uint32_t off)
+{
+    for (int i = 0; i < s->n; i++)
+        if ((s->bp[i].addr & (PAGE_SIZE - 1)) == off)
             return true;
     return false;
 }

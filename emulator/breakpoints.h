@@ -17,6 +17,9 @@ bool breakpoint_should_stop(BreakpointSet *s, int hart, uint64_t pc, uint64_t re
 void breakpoints_free_machine(Machine *m);
 /* True when a breakpoint is set exactly at pc. */
 bool breakpoint_at(const BreakpointSet *s, uint64_t pc);
+/* True when a breakpoint sits at this offset of its page (the block
+ * compiler ends blocks there whatever the mapping). */
+bool breakpoint_at_page_offset(const BreakpointSet *s, uint32_t off);
 /* Gives the decoded entries of page (mapped at virtual page vpage) that
  * hold a breakpoint the handler `bp_handler`; entries not decoded yet get
  * it when they are decoded (the interpreter asks breakpoint_at then). */

@@ -76,11 +76,10 @@ static int64_t interp(Hart *h, int64_t max, bool init)
     uint64_t fast_tag = ~0ull;   /* vpage when same-page jumps may skip lookup */
     uint64_t npc = h->pc;        /* target of the pending lookup */
     uint32_t fflags;
-    /* compiled blocks run where jumps land; never with breakpoints set
-     * (a block would run over them), unless the debugger suspended them.
-     * The set outlives its last breakpoint: count them. */
-    const bool jit_on = h->m->jit && (!h->m->breakpoints || h->m->debug_suspended ||
-                                      machine_breakpoint_count(h->m) == 0);
+    /* compiled blocks run where jumps land; they end in front of any
+     * debugger breakpoint's page offset (jit_compile), so the entries there
+     * still go through L_BREAKPOINT */
+    const bool jit_on = h->m->jit != NULL;
 
     h->slice_len = max;
     h->slice_left = max;

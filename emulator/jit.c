@@ -17,6 +17,7 @@
  * counted (the interpreter's rule); a store slow path always ends the
  * block, since it may have overwritten code. Same-page exits chain to the
  * compiled block there through the page's table. */
+#include "breakpoints.h"
 #include "jit.h"
 #include "machine.h"
 
@@ -314,6 +315,12 @@ static void flush_all(Machine *m)
                 memset(m->rom_code_pages[i]->jit, 0, sizeof(JitPage));
     j->used = j->start;
     stat_flushes++;
+}
+
+void jit_flush(Machine *m)
+{
+    if (m->jit)
+        flush_all(m);
 }
 
 /* ---- the compiler ---- */
@@ -901,6 +908,13 @@ void *jit_compile(Machine *m, DecodedPage *page, unsigned idx)
         memset(&d, 0, sizeof(d));
         decode_insn(raw, &d);
         if (!compiled_op(d.op))
+            break;
+        /* a debugger breakpoint at this offset of any page: the block ends
+         * in front of it and the interpreter checks it (L_BREAKPOINT);
+         * blocks are dropped whenever breakpoints change (jit_flush), and
+         * any page offset counts because a physical page may run from any
+         * virtual mapping */
+        if (unlikely(m->breakpoints) && breakpoint_at_page_offset(m->breakpoints, off))
             break;
         insns[n] = d;
         offs[n] = off;

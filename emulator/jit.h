@@ -52,5 +52,8 @@ uint64_t jit_run(Machine *m, Hart *h, void *code, int64_t left, uint64_t vpage, 
 uint64_t jit_entries(const Machine *m);
 /* Drops the blocks of a page whose bytes changed. */
 void jit_page_invalidate(DecodedPage *page);
+/* Drops every compiled block (debugger breakpoints changed: blocks end in
+ * front of breakpoint addresses, see jit_compile). Between runs only. */
+void jit_flush(Machine *m);
 
 #endif

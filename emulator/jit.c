@@ -1,4 +1,4 @@
-/* Prototype basic-block compiler: straight runs of RV64IM instructions to
+/* The basic-block compiler (-accel tcg|jit, the default): straight runs of RV64IM instructions to
  * x86-64, ending at a branch, jal or jalr (compiled too) or in front of an
  * instruction it does not compile (the interpreter runs that one).
  *

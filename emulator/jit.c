@@ -1,5 +1,6 @@
-/* The basic-block compiler (-accel tcg|jit, the default): straight runs of RV64IM instructions to
- * x86-64, ending at a branch, jal or jalr (compiled too) or in front of an
+/* The basic-block compiler (-accel tcg|jit, the default): straight runs
+ * of RV64IM instructions to x86-64, ending at a branch, jal or jalr
+ * (compiled too), in front of a debugger breakpoint's offset, or in front of an
  * instruction it does not compile (the interpreter runs that one).
  *
  * Guest registers live in h->x[] (rbx = h); r12 holds the slice budget

@@ -51,6 +51,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import children  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BANNER = b"rewind-linux: init started"
@@ -61,28 +64,6 @@ CONFIGS = [("rewind run", "rewind", "run"),
            ("qemu plain", "qemu", "run"),
            ("qemu record", "qemu", "record"),
            ("qemu replay", "qemu", "replay")]
-
-PROCS = []                   # children still possibly alive
-
-
-def kill_all():
-    for p in PROCS:
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-    PROCS.clear()
-
-
-def on_signal(signum, _frame):
-    kill_all()
-    sys.exit(128 + signum)
-
 
 def linux_guest(args):
     """(image, initramfs) or (None, why)."""
@@ -114,9 +95,7 @@ def boot(cmd, timeout):
     """Runs cmd; returns a dict: banner (s), total (s), cpu (user + system
     s of the process), out (bytes), err (text), rc, problem (None or text)."""
     start = time.monotonic()
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, start_new_session=True)
-    PROCS.append(p)
+    p = children.spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     sel = selectors.DefaultSelector()
     sel.register(p.stdout, selectors.EVENT_READ, "out")
     sel.register(p.stderr, selectors.EVENT_READ, "err")
@@ -151,7 +130,7 @@ def boot(cmd, timeout):
     total = time.monotonic() - start
     rc = p.returncode = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime
-    PROCS.remove(p)
+    children.PROCS.remove(p)
     if problem is None and rc != 0:
         tail = err.decode("utf-8", "replace").strip().splitlines()[-1:]
         problem = "exit status %d%s" % (rc, ": " + tail[0][:100] if tail else "")
@@ -200,9 +179,7 @@ def main():
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
 
-    atexit.register(kill_all)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    children.install()
 
     rewind = args.rewind or os.path.join(args.build_dir, "rewind")
     if not os.access(rewind, os.X_OK):

@@ -37,13 +37,16 @@ import atexit
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import children  # noqa: E402
+from children import reap  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -57,47 +60,8 @@ GOAL_RECORD = 1.15
 GOAL_BS_END_MS = 20.0
 GOAL_BS_CONSEC_MS = 5.0
 
-PROCS = []                   # every child still possibly alive
-
-
-def kill_all():
-    for p in PROCS:
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-    PROCS.clear()
-
-
-def on_signal(signum, _frame):
-    kill_all()
-    sys.exit(128 + signum)
-
-
 def spawn(cmd, out=subprocess.DEVNULL):
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
-                         stderr=subprocess.STDOUT, start_new_session=True)
-    PROCS.append(p)
-    return p
-
-
-def reap(p, timeout=5):
-    if p.poll() is None:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except OSError:
-            pass
-    try:
-        p.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        pass
-    if p in PROCS:
-        PROCS.remove(p)
+    return children.spawn(cmd, stdout=out, stderr=subprocess.STDOUT)
 
 
 def timed(cmd, timeout):
@@ -408,9 +372,7 @@ def main():
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
 
-    atexit.register(kill_all)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    children.install()
 
     args.rewind = args.rewind or os.path.join(args.build_dir, "rewind")
     if not os.access(args.rewind, os.X_OK):

@@ -133,19 +133,11 @@ static bool empty_virtio_write(void *opaque, uint64_t offset, unsigned size, uin
     return true;
 }
 
-static bool mmio_taken(const Machine *m, uint64_t base)
-{
-    for (int i = 0; i < m->n_mmio; i++)
-        if (base >= m->mmio[i].base && base - m->mmio[i].base < m->mmio[i].size)
-            return true;
-    return false;
-}
-
 static void add_empty_virtio_slots(Machine *m)
 {
     for (int i = 0; i < VIRT_VIRTIO_COUNT; i++) {
         uint64_t base = VIRT_VIRTIO_BASE + (uint64_t)i * VIRT_VIRTIO_SIZE;
-        if (mmio_taken(m, base))
+        if (machine_mmio_taken(m, base))
             continue;
         MmioRegion r = {
             .name = "virtio-mmio (empty)",

@@ -116,6 +116,14 @@ bool machine_add_mmio(Machine *m, const MmioRegion *r)
     return true;
 }
 
+bool machine_mmio_taken(const Machine *m, uint64_t addr)
+{
+    for (int i = 0; i < m->n_mmio; i++)
+        if (addr >= m->mmio[i].base && addr - m->mmio[i].base < m->mmio[i].size)
+            return true;
+    return false;
+}
+
 uint8_t *machine_phys_ptr(Machine *m, uint64_t paddr, uint64_t len)
 {
     if (paddr >= m->ram_base && paddr - m->ram_base <= m->ram_size &&

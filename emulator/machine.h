@@ -240,6 +240,8 @@ void machine_request_reset(Machine *m);
 
 /* Registers an MMIO region; returns false when the table is full. */
 bool machine_add_mmio(Machine *m, const MmioRegion *r);
+/* True when a registered region covers addr. */
+bool machine_mmio_taken(const Machine *m, uint64_t addr);
 
 /* Pointer to guest RAM/ROM for [paddr, paddr+len), or NULL. */
 uint8_t *machine_phys_ptr(Machine *m, uint64_t paddr, uint64_t len);

@@ -135,6 +135,10 @@ size_t virtio_req_read(VirtioDevice *d, const VirtioReq *req, uint64_t off, void
 size_t virtio_req_write(VirtioDevice *d, const VirtioReq *req, uint64_t off,
                         const void *buf, size_t len);
 
+/* A chain of device-writable buffers only (rng, net receive); otherwise
+ * the device error "WHAT at descriptor N is not device-writable". */
+bool virtio_req_writable_only(VirtioDevice *d, const VirtioReq *req, const char *what);
+
 /* Puts the device in the error state with a message (printed once per
  * error, on stderr, prefixed with the device's name and address). */
 void virtio_error(VirtioDevice *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -326,11 +326,13 @@ void virtio_notify_used(VirtioDevice *d, int queue)
 
 /* ---- copying to and from chains ---- */
 
-size_t virtio_req_read(VirtioDevice *d, const VirtioReq *req, uint64_t off, void *buf,
-                       size_t len)
+/* Copies between buf and the segments [first, last) of a chain, from
+ * byte off of them on (segments were checked to lie in RAM). */
+static size_t copy_segs(VirtioDevice *d, const VirtioReq *req, int first, int last,
+                        uint64_t off, uint8_t *buf, size_t len, bool to_guest)
 {
     size_t done = 0;
-    for (int i = 0; i < req->nout && done < len; i++) {
+    for (int i = first; i < last && done < len; i++) {
         const VirtioSeg *s = &req->seg[i];
         if (off >= s->len) {
             off -= s->len;
@@ -339,35 +341,34 @@ size_t virtio_req_read(VirtioDevice *d, const VirtioReq *req, uint64_t off, void
         size_t n = s->len - off;
         if (n > len - done)
             n = len - done;
-        const uint8_t *p = ram_ptr(d, s->addr + off, n);
-        if (!p)
+        bool ok = to_guest ? machine_phys_write(d->m, s->addr + off, buf + done, n)
+                           : machine_phys_read(d->m, s->addr + off, buf + done, n);
+        if (!ok)
             break;
-        memcpy((uint8_t *)buf + done, p, n);
         done += n;
         off = 0;
     }
     return done;
 }
 
+size_t virtio_req_read(VirtioDevice *d, const VirtioReq *req, uint64_t off, void *buf,
+                       size_t len)
+{
+    return copy_segs(d, req, 0, req->nout, off, buf, len, false);
+}
+
 size_t virtio_req_write(VirtioDevice *d, const VirtioReq *req, uint64_t off,
                         const void *buf, size_t len)
 {
-    size_t done = 0;
-    for (int i = req->nout; i < req->nseg && done < len; i++) {
-        const VirtioSeg *s = &req->seg[i];
-        if (off >= s->len) {
-            off -= s->len;
-            continue;
-        }
-        size_t n = s->len - off;
-        if (n > len - done)
-            n = len - done;
-        if (!machine_phys_write(d->m, s->addr + off, (const uint8_t *)buf + done, n))
-            break;
-        done += n;
-        off = 0;
-    }
-    return done;
+    return copy_segs(d, req, req->nout, req->nseg, off, (uint8_t *)buf, len, true);
+}
+
+bool virtio_req_writable_only(VirtioDevice *d, const VirtioReq *req, const char *what)
+{
+    if (req->nout == 0)
+        return true;
+    virtio_error(d, "%s at descriptor %u is not device-writable", what, req->head);
+    return false;
 }
 
 /* ---- registers ---- */
@@ -537,15 +538,9 @@ static void state_load(void *opaque, const void *buf)
 
 static int free_slot(const Machine *m)
 {
-    for (int i = VIRT_VIRTIO_COUNT - 1; i >= 0; i--) {
-        uint64_t base = VIRT_VIRTIO_BASE + (uint64_t)i * VIRT_VIRTIO_SIZE;
-        bool taken = false;
-        for (int r = 0; r < m->n_mmio; r++)
-            if (m->mmio[r].base == base)
-                taken = true;
-        if (!taken)
+    for (int i = VIRT_VIRTIO_COUNT - 1; i >= 0; i--)
+        if (!machine_mmio_taken(m, VIRT_VIRTIO_BASE + (uint64_t)i * VIRT_VIRTIO_SIZE))
             return i;
-    }
     return -1;
 }
 

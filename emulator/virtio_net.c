@@ -54,11 +54,7 @@ static void net_tx(VirtioDevice *d)
 
 static bool rx_chain_ok(VirtioDevice *d, const VirtioReq *req)
 {
-    if (req->nout) {
-        virtio_error(d, "receive buffer at descriptor %u is not device-writable", req->head);
-        return false;
-    }
-    return true;
+    return virtio_req_writable_only(d, req, "receive buffer");
 }
 
 static void net_notify(VirtioDevice *d, int queue)

@@ -13,11 +13,7 @@
 
 static bool rng_chain_ok(VirtioDevice *d, const VirtioReq *req)
 {
-    if (req->nout) {
-        virtio_error(d, "buffer at descriptor %u is not device-writable", req->head);
-        return false;
-    }
-    return true;
+    return virtio_req_writable_only(d, req, "buffer");
 }
 
 /* The bytes come later (a driver waiting for them waits in WFI, and a

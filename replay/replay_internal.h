@@ -55,12 +55,10 @@ bool replay_check_apply(ReplaySession *s, Machine *m, const RLogEvent *ev);
 bool replay_net_apply(ReplaySession *s, Machine *m, const RLogEvent *ev);
 bool replay_rng_apply(ReplaySession *s, Machine *m, const RLogEvent *ev);
 bool replay_skip_apply(ReplaySession *s, Machine *m, const RLogEvent *ev);
-/* emulator host-input hook target (recording): network frames and random
- * bytes (replay_net.c and replay_rng.c log them). */
+/* emulator host-input hook target (recording): logs network frames and
+ * random bytes as net and rng events. */
 void replay_host_input_hook(void *opaque, Machine *m, HostInputKind kind, const uint8_t *data,
                             size_t len);
-void replay_net_record(ReplaySession *s, Machine *m, const uint8_t *frame, size_t len);
-void replay_rng_record(ReplaySession *s, Machine *m, const uint8_t *data, size_t len);
 /* Recording: the check event at the machine's icount, once per icount. */
 void replay_check_record(ReplaySession *s, Machine *m);
 /* console.c's input hook target (recording). */

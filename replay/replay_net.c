@@ -1,28 +1,12 @@
 /* Network frames slirp sent the guest (RLOG_EV_NET). Recording logs each
- * frame at the icount where host_input.c gave it to virtio-net; replay
+ * frame at the icount where host_input.c gave it to virtio-net (through
+ * replay_host_input_hook, replay_session.c); replay
  * starts no slirp and gives the same frame at the same icount. Frames the
  * guest sends go nowhere in replay (the device counts them). */
 #include "replay_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
-
-void replay_host_input_hook(void *opaque, Machine *m, HostInputKind kind, const uint8_t *data,
-                            size_t len)
-{
-    ReplaySession *s = opaque;
-    if (s->mode != REPLAY_MODE_RECORD || s->failed)
-        return;
-    if (kind == HOST_INPUT_NET)
-        replay_net_record(s, m, data, len);
-    else if (kind == HOST_INPUT_RNG)
-        replay_rng_record(s, m, data, len);
-}
-
-void replay_net_record(ReplaySession *s, Machine *m, const uint8_t *frame, size_t len)
-{
-    session_log(s, RLOG_EV_NET, machine_icount(m), frame, len);
-}
 
 bool replay_net_apply(ReplaySession *s, Machine *m, const RLogEvent *ev)
 {

@@ -1,15 +1,11 @@
-/* Random bytes from the host for virtio-rng (RLOG_EV_RNG): logged when
- * host_input.c fills a posted buffer, given back at the same icount in
+/* Random bytes from the host for virtio-rng (RLOG_EV_RNG): logged (by
+ * replay_host_input_hook, replay_session.c) when host_input.c fills a
+ * posted buffer, given back at the same icount in
  * replay. */
 #include "replay_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
-
-void replay_rng_record(ReplaySession *s, Machine *m, const uint8_t *data, size_t len)
-{
-    session_log(s, RLOG_EV_RNG, machine_icount(m), data, len);
-}
 
 bool replay_rng_apply(ReplaySession *s, Machine *m, const RLogEvent *ev)
 {

@@ -147,6 +147,16 @@ static RunResult record_run(ReplaySession *s, Machine *m, uint64_t max_steps)
     return r;
 }
 
+void replay_host_input_hook(void *opaque, Machine *m, HostInputKind kind, const uint8_t *data,
+                            size_t len)
+{
+    ReplaySession *s = opaque;
+    if (s->mode != REPLAY_MODE_RECORD || s->failed)
+        return;
+    session_log(s, kind == HOST_INPUT_NET ? RLOG_EV_NET : RLOG_EV_RNG, machine_icount(m), data,
+                len);
+}
+
 /* ---- replaying ---- */
 
 static void reach_end(ReplaySession *s)

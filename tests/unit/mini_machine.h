@@ -5,6 +5,18 @@
 #include "block.h"
 #include "cpu.h"
 
+/* The configuration of a whole virt board for a bare-metal guest
+ * (-bios none, no console), with the same RTC start in every machine so
+ * that two of them run alike. */
+static inline void bare_metal_config(MachineConfig *cfg, int smp)
+{
+    machine_config_defaults(cfg);
+    cfg->bios = "none";
+    cfg->smp = smp;
+    cfg->serial = SERIAL_NULL;
+    cfg->rtc_start_ns = 1700000000ull * 1000000000ull;
+}
+
 static inline Machine *mini_machine(uint64_t ram_size, int nharts)
 {
     Machine *m = g_new0(Machine, 1);

@@ -26,11 +26,7 @@ static Machine *board(const char *elf, int smp, MachineAccel accel)
 {
     char path[4200];
     MachineConfig cfg;
-    machine_config_defaults(&cfg);
-    cfg.bios = "none";
-    cfg.smp = smp;
-    cfg.serial = SERIAL_NULL;
-    cfg.rtc_start_ns = 1700000000ull * 1000000000ull;
+    bare_metal_config(&cfg, smp);
     cfg.accel = accel;
     if (elf) {
         snprintf(path, sizeof path, "%s/%s", guest_dir, elf);

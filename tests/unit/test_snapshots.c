@@ -39,11 +39,7 @@ static bool run_new(Run *r, const char *elf, int smp)
 {
     char path[4200];
     MachineConfig cfg;
-    machine_config_defaults(&cfg);
-    cfg.bios = "none";
-    cfg.smp = smp;
-    cfg.serial = SERIAL_NULL;
-    cfg.rtc_start_ns = 1700000000ull * 1000000000ull;  /* same in every machine */
+    bare_metal_config(&cfg, smp);
     if (elf) {
         snprintf(path, sizeof path, "%s/%s", guest_dir, elf);
         if (access(path, R_OK) != 0) {

@@ -1,5 +1,6 @@
 """Shared fixtures for integration tests: paths to the build and to Debian's
 firmware, and skipping when something needed is absent."""
+import configparser
 import os
 import socket
 import sys
@@ -43,6 +44,13 @@ def need(path):
     return path
 
 
+def manifest(bundle):
+    """A bundle's manifest (a GLib key file) as a ConfigParser."""
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.read(os.path.join(bundle, "manifest"))
+    return cp
+
+
 # ---- GDB stub helpers (test_gdb_*.py) ----
 GUESTS = os.path.join(BUILD, "tests", "guests")
 GDB = "gdb-multiarch"
@@ -54,6 +62,11 @@ def gdb_multiarch():
     if not shutil.which(GDB):
         pytest.skip("gdb-multiarch is not installed")
     return GDB
+
+
+def guest(name):
+    """Path of a built guest program (tests/guests/NAME.c)."""
+    return need(os.path.join(GUESTS, name + ".elf"))
 
 
 @pytest.fixture

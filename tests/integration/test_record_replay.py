@@ -2,7 +2,6 @@
 `rewind replay` re-executes it with identical console output and input
 taken from the log; damaged, changed or diverging bundles give clear
 errors. Every test that records also replays and compares."""
-import configparser
 import os
 import re
 import shutil
@@ -10,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import FW_JUMP, GUESTS, ROOT, UBOOT_BIN, need
+from conftest import FW_JUMP, ROOT, UBOOT_BIN, guest, manifest, need
 from guest_console import GuestConsole
 
 UART_IRQ_INPUT = os.path.join(ROOT, "tests", "guests", "uart_irq.input")
@@ -20,16 +19,6 @@ def run(argv, stdin=None, timeout=60):
     with open(stdin or os.devnull, "rb") as f:
         return subprocess.run(argv, stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               timeout=timeout)
-
-
-def guest(name):
-    return need(os.path.join(GUESTS, name + ".elf"))
-
-
-def manifest(bundle):
-    cp = configparser.ConfigParser(interpolation=None)
-    cp.read(os.path.join(bundle, "manifest"))
-    return cp
 
 
 def record(rewind, bundle, kernel, stdin=None, extra=()):

@@ -4,7 +4,6 @@ reverse-continue then continue, reverse watchpoints, reverse-finish,
 reverse-next, the start and end of history, timer interrupts and console
 input in the recording, -smp 4, determinism, Ctrl-C during a long
 reverse-continue, and a 10^10-instruction recording."""
-import configparser
 import os
 import re
 import shutil
@@ -14,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import GUESTS, ROOT, need
+from conftest import ROOT, guest, manifest
 from gdb_driver import Gdb, tcp_listening
 
 UART_IRQ_INPUT = os.path.join(ROOT, "tests", "guests", "uart_irq.input")
@@ -22,16 +21,6 @@ NO_HISTORY = "No more reverse-execution history"
 
 
 # ---------------------------------------------------------------- helpers
-
-def guest(name):
-    return need(os.path.join(GUESTS, name + ".elf"))
-
-
-def manifest(bundle):
-    cp = configparser.ConfigParser(interpolation=None)
-    cp.read(os.path.join(bundle, "manifest"))
-    return cp
-
 
 def record(rewind, bundle, kernel, stdin=None, extra=(), timeout=120):
     with open(stdin or os.devnull, "rb") as f:

@@ -742,6 +742,16 @@ static bool parse_count(const char *s, uint64_t *out)
     return *out > 0;
 }
 
+/* cmd_run on the options record/replay left over; frees rest. */
+static int cmd_run_rest(GPtrArray *rest)
+{
+    int n = (int)rest->len;
+    g_ptr_array_add(rest, NULL);
+    int code = cmd_run(n, (char **)rest->pdata);
+    g_ptr_array_free(rest, TRUE);
+    return code;
+}
+
 static int cmd_record(int argc, char **argv)
 {
     GPtrArray *rest = g_ptr_array_new();
@@ -792,11 +802,7 @@ static int cmd_record(int argc, char **argv)
     if (!rr.bundle)
         usage_error("record: -o BUNDLE is required (the directory to write)");
     rr.mode = REPLAY_MODE_RECORD;
-    int n = (int)rest->len;
-    g_ptr_array_add(rest, NULL);
-    int code = cmd_run(n, (char **)rest->pdata);
-    g_ptr_array_free(rest, TRUE);
-    return code;
+    return cmd_run_rest(rest);
 }
 
 static int cmd_replay(int argc, char **argv)
@@ -831,11 +837,7 @@ static int cmd_replay(int argc, char **argv)
         usage_error("replay: which bundle? (rewind replay BUNDLE)");
     rr.mode = REPLAY_MODE_REPLAY;
     rr.bundle = g_strdup(bundle);
-    int n = (int)rest->len;
-    g_ptr_array_add(rest, NULL);
-    int code = cmd_run(n, (char **)rest->pdata);
-    g_ptr_array_free(rest, TRUE);
-    return code;
+    return cmd_run_rest(rest);
 }
 
 static int cmd_info(int argc, char **argv)

@@ -281,9 +281,8 @@ void net_slirp_poll(NetBackend *nb, int extra_fd, int timeout_ms)
 {
     g_array_set_size(nb->pollfds, 0);
     uint32_t t = timeout_ms < 0 ? 0 : (uint32_t)timeout_ms;
-    int extra_idx = -1;
-    if (extra_fd >= 0)
-        extra_idx = cb_add_poll(extra_fd, SLIRP_POLL_IN, nb->pollfds);
+    if (extra_fd >= 0)      /* polled with slirp's sockets, handled by the caller */
+        cb_add_poll(extra_fd, SLIRP_POLL_IN, nb->pollfds);
     slirp_pollfds_fill(nb->slirp, &t, cb_add_poll, nb->pollfds);
     int64_t now_ms = host_ns() / 1000000;
     for (guint i = 0; i < nb->timers->len; i++) {
@@ -297,7 +296,6 @@ void net_slirp_poll(NetBackend *nb, int extra_fd, int timeout_ms)
         }
     }
     int r = poll((struct pollfd *)(void *)nb->pollfds->data, nb->pollfds->len, (int)t);
-    (void)extra_idx;
     slirp_pollfds_poll(nb->slirp, r < 0, cb_get_revents, nb->pollfds);
     run_timers(nb);
 }

@@ -241,6 +241,12 @@ const uint8_t *block_overlay_page(const BlockDev *b, uint64_t page)
     return page < b->npages ? overlay_get(b, page) : NULL;
 }
 
+void block_mark_dirty(BlockDev *b, uint64_t page)
+{
+    if (page < b->npages)
+        mark_dirty(b, page);
+}
+
 const uint64_t *block_dirty_bitmap(const BlockDev *b)
 {
     return b->dirty;

@@ -74,6 +74,7 @@ const uint8_t *block_overlay_page(const BlockDev *b, uint64_t page);
  * block_clear_dirty. Never NULL. */
 const uint64_t *block_dirty_bitmap(const BlockDev *b);
 void block_clear_dirty(BlockDev *b);
+void block_mark_dirty(BlockDev *b, uint64_t page);
 /* Pages in the overlay now. */
 uint64_t block_overlay_count(const BlockDev *b);
 /* The first page >= from that is in the overlay, or UINT64_MAX. Skips

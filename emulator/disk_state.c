@@ -38,3 +38,8 @@ void machine_disk_restore_page(Machine *m, int disk, uint64_t page, const void *
 {
     block_set_overlay_page(m->disks[disk], page, data);
 }
+
+void machine_disk_mark_dirty(Machine *m, int disk, uint64_t page)
+{
+    block_mark_dirty(m->disks[disk], page);
+}

@@ -284,6 +284,15 @@ void machine_state_free(MachineState *s);
 size_t machine_state_size(const MachineState *s);
 /* icount at which the state was saved. */
 uint64_t machine_state_icount(const MachineState *s);
+/* A state as bytes, for snapshots kept in a file, and back. The bytes are
+ * the host's layout of the state: only the same Rewind build reads them
+ * (the file says which build wrote it). from_bytes refuses bytes whose
+ * size or shape do not fit machine m (NULL with a message). */
+const void *machine_state_bytes(const MachineState *s, size_t *len);
+MachineState *machine_state_from_bytes(const Machine *m, const void *data, size_t len,
+                                       char *err, size_t errlen);
+/* Virtual time in ns (what the guest's timer counts: 10 MHz ticks * 100). */
+uint64_t machine_vclock_ns(const Machine *m);
 
 /* RAM as 4 KiB pages: page n is guest physical RAM base + n * 4096. */
 uint64_t machine_ram_pages(const Machine *m);
@@ -299,6 +308,9 @@ void machine_ram_clear_dirty(Machine *m);
 /* Writes a whole page (for restoring it) and invalidates the decoded
  * instructions it holds. Does not mark it dirty. */
 void machine_ram_write_page(Machine *m, uint64_t page, const void *data);
+/* Marks a page written (a state brought in from outside a snapshot store,
+ * for the store to look at on its next take). No-op before tracking. */
+void machine_ram_mark_dirty(Machine *m, uint64_t page);
 
 /* ---- disks, for snapshots (disk_state.c) ----
  * Each disk (one per -drive, in order; fixed for the machine's lifetime)
@@ -324,5 +336,6 @@ void machine_disk_clear_dirty(Machine *m, int disk);
  * overlay's copy, NULL removes the page from the overlay. Does not mark it
  * dirty. */
 void machine_disk_restore_page(Machine *m, int disk, uint64_t page, const void *data);
+void machine_disk_mark_dirty(Machine *m, int disk, uint64_t page);
 
 #endif

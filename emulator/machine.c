@@ -65,6 +65,11 @@ uint64_t machine_now_ns(const Machine *m)
     return (uint64_t)ns_at(m, machine_now_icount(m));
 }
 
+uint64_t machine_vclock_ns(const Machine *m)
+{
+    return machine_now_ns(m);
+}
+
 uint64_t machine_mtime(const Machine *m)
 {
     return (uint64_t)(ns_at(m, machine_now_icount(m)) / NS_PER_MTIME_TICK);

@@ -26,6 +26,7 @@
 #include "cpu.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #define HART_STATE_BYTES offsetof(Hart, tlb_load)
@@ -149,6 +150,30 @@ uint64_t machine_state_icount(const MachineState *s)
     return s ? s->icount : 0;
 }
 
+const void *machine_state_bytes(const MachineState *s, size_t *len)
+{
+    *len = s->size;
+    return s;
+}
+
+MachineState *machine_state_from_bytes(const Machine *m, const void *data, size_t len,
+                                       char *err, size_t errlen)
+{
+    size_t want = offsetof(MachineState, data) + state_data_bytes(m);
+    MachineState head;
+    if (len != want || len < sizeof head) {
+        snprintf(err, errlen, "machine state of %zu bytes, this machine's has %zu", len, want);
+        return NULL;
+    }
+    memcpy(&head, data, sizeof head);
+    if (head.size != want || head.nharts != m->nharts || head.ndev != m->n_dev_state) {
+        snprintf(err, errlen, "machine state for %d harts and %d devices, this machine has "
+                 "%d and %d", head.nharts, head.ndev, m->nharts, m->n_dev_state);
+        return NULL;
+    }
+    return g_memdup2(data, len);
+}
+
 /* ---- RAM pages and dirty tracking ---- */
 
 uint64_t machine_ram_pages(const Machine *m)
@@ -175,6 +200,12 @@ void machine_ram_clear_dirty(Machine *m)
         memset(m->ram_dirty, 0, words * sizeof(uint64_t));
     for (int i = 0; i < m->nharts; i++)
         hart_tlb_flush_store(m->harts[i]);
+}
+
+void machine_ram_mark_dirty(Machine *m, uint64_t page)
+{
+    if (m->ram_dirty && page < machine_ram_pages(m))
+        m->ram_dirty[page / 64] |= 1ull << (page % 64);
 }
 
 void machine_ram_write_page(Machine *m, uint64_t page, const void *data)

@@ -60,6 +60,7 @@ struct RLogWriter {
     uint32_t chunk_events;
     uint64_t chunk_first;
     uint32_t chunk_index;
+    uint64_t prev_chunk_last;  /* last icount of the chunk written last */
 
     bool have_event;           /* any event written yet */
     uint64_t last_icount;
@@ -170,6 +171,7 @@ static bool flush_chunk(RLogWriter *w, char *err, size_t errlen)
     if (!write_bytes(w, h, sizeof h, err, errlen) || !write_bytes(w, w->zbuf, clen, err, errlen))
         return false;
     w->chunk_index++;
+    w->prev_chunk_last = w->last_icount;
     w->chunk_events = 0;
     g_byte_array_set_size(w->buf, 0);
     return true;
@@ -305,6 +307,17 @@ void rlog_writer_free(RLogWriter *w)
     g_free(w->failure);
     g_free(w->path);
     g_free(w);
+}
+
+RLogPos rlog_writer_tell(const RLogWriter *w)
+{
+    /* the open chunk goes to the end of the file, whatever is added to it */
+    RLogPos p;
+    p.chunk_offset = w->bytes;
+    p.base_icount = w->prev_chunk_last;
+    p.chunk_index = w->chunk_index;
+    p.event_index = w->chunk_events;
+    return p;
 }
 
 uint64_t rlog_writer_last_icount(const RLogWriter *w)

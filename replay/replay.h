@@ -63,6 +63,15 @@ enum {
  * for numbers not assigned above. */
 const char *rlog_event_name(uint8_t type);
 
+/* A position in the log: the chunk and the event in it (see
+ * rlog_reader_tell and rlog_writer_tell). */
+typedef struct RLogPos {
+    uint64_t chunk_offset;    /* file offset of the chunk header */
+    uint64_t base_icount;     /* last icount of the chunk before it */
+    uint32_t chunk_index;
+    uint32_t event_index;     /* events of that chunk already consumed */
+} RLogPos;
+
 /* ---- Writer ----------------------------------------------------------- */
 
 typedef struct RLogWriter RLogWriter;
@@ -111,6 +120,9 @@ bool rlog_writer_close(RLogWriter *w, uint64_t end_icount, char *err, size_t err
 void rlog_writer_free(RLogWriter *w);
 
 uint64_t rlog_writer_last_icount(const RLogWriter *w);
+/* Where the next event written will be, as a reader of the finished file
+ * would tell it (rlog_reader_tell): for snapshots taken while recording. */
+RLogPos rlog_writer_tell(const RLogWriter *w);
 uint64_t rlog_writer_bytes_written(const RLogWriter *w);  /* in the file so far */
 uint64_t rlog_writer_events(const RLogWriter *w);         /* events written */
 
@@ -171,13 +183,6 @@ uint64_t rlog_reader_file_size(const RLogReader *r);
  * back (or forward) to a position told earlier by a reader of the same
  * file, and clears an END/BROKEN state. A position the file does not have
  * fails with a message and leaves the reader stopped (BROKEN) there. */
-typedef struct RLogPos {
-    uint64_t chunk_offset;    /* file offset of the chunk header */
-    uint64_t base_icount;     /* last icount of the chunk before it */
-    uint32_t chunk_index;
-    uint32_t event_index;     /* events of that chunk already consumed */
-} RLogPos;
-
 RLogPos rlog_reader_tell(const RLogReader *r);
 bool rlog_reader_seek(RLogReader *r, const RLogPos *pos, char *err, size_t errlen);
 
@@ -290,10 +295,13 @@ RunResult replay_apply_due(ReplaySession *s, Machine *m);
  * "end of recording at icount N", the reader's message for a damaged log,
  * or the divergence. NULL while nothing stopped the replay. */
 bool replay_session_ended(const ReplaySession *s);
-/* Replay only: where the log reader stands, and going back there (with a
- * machine state saved at the same moment). Seeking clears the end-of-log
- * and divergence state: they are found again when replay gets there. */
-RLogPos replay_session_tell(const ReplaySession *s);
+/* Where the log stands: replaying, the reader's position; recording, the
+ * place the next event will have in the finished log (console bytes still
+ * pending are logged first), so that a snapshot taken while recording can
+ * be replayed from. Seeking (replay only) goes back there with a machine
+ * state saved at the same moment, and clears the end-of-log and
+ * divergence state: they are found again when replay gets there. */
+RLogPos replay_session_tell(ReplaySession *s);
 bool replay_session_seek(ReplaySession *s, const RLogPos *pos, char *err, size_t errlen);
 bool replay_session_log_damaged(const ReplaySession *s);
 bool replay_session_diverged(const ReplaySession *s);
@@ -302,6 +310,12 @@ const char *replay_session_message(const ReplaySession *s);
 /* Replaying: the recording ended by a quit request (its exit status in
  * *code) rather than by the guest. */
 bool replay_session_quit_requested(const ReplaySession *s, int *code);
+
+/* Recording: replay_run calls tick before every run of the machine; tick
+ * returns the icount at which it wants to be called again (the run stops
+ * there), UINT64_MAX for none. The recording's periodic snapshots. */
+typedef uint64_t (*ReplayRecordTick)(void *opaque, Machine *m);
+void replay_session_set_record_tick(ReplaySession *s, ReplayRecordTick tick, void *opaque);
 
 /* Recording: write the events buffered so far to the file (the recorder
  * calls it about once a second while input comes, so that a killed

@@ -24,6 +24,8 @@ struct ReplaySession {
     uint64_t checked_icount;
     uint64_t flushed_events;    /* events in the file at the last flush */
     gint64 last_flush_us;
+    ReplayRecordTick tick;      /* periodic snapshots, see replay.h */
+    void *tick_opaque;
 
     /* replaying */
     RLogReader *r;

@@ -135,6 +135,11 @@ static RunResult record_run(ReplaySession *s, Machine *m, uint64_t max_steps)
     uint64_t budget = max_steps;
     if (due != UINT64_MAX && due - ic < budget)
         budget = due - ic;
+    if (s->tick) {
+        uint64_t want = s->tick(s->tick_opaque, m);
+        if (want > ic && want - ic < budget)
+            budget = want - ic;
+    }
     RunResult r = machine_run(m, budget);
     ic = machine_icount(m);
     if (ic == due)
@@ -325,9 +330,21 @@ void replay_session_attach(ReplaySession *s, Machine *m)
     }
 }
 
-RLogPos replay_session_tell(const ReplaySession *s)
+RLogPos replay_session_tell(ReplaySession *s)
 {
+    if (s->mode == REPLAY_MODE_RECORD) {
+        session_log_pending_chars(s);
+        if (!s->w)
+            return (RLogPos){ 0 };
+        return rlog_writer_tell(s->w);
+    }
     return rlog_reader_tell(s->r);
+}
+
+void replay_session_set_record_tick(ReplaySession *s, ReplayRecordTick tick, void *opaque)
+{
+    s->tick = tick;
+    s->tick_opaque = opaque;
 }
 
 bool replay_session_seek(ReplaySession *s, const RLogPos *pos, char *err, size_t errlen)

@@ -562,19 +562,21 @@ static bool cluster_free(const Qcow2Image *q, uint64_t c)
 /* n consecutive free clusters, the lowest, with a count of 1. */
 static uint64_t alloc_run(Qcow2Image *q, uint64_t n)
 {
-    uint64_t start = q->hint, run = 0;
+    uint64_t start = q->hint, run = 0, first_free = UINT64_MAX;
     for (uint64_t c = q->hint;; c++) {
         if (!cluster_free(q, c)) {
             run = 0;
             continue;
         }
+        if (first_free == UINT64_MAX)
+            first_free = c;
         if (run++ == 0)
             start = c;
         if (run == n)
             break;
     }
-    if (start == q->hint)
-        q->hint = start + n;
+    /* nothing was free below first_free, nor is [start, start + n) now */
+    q->hint = start == first_free ? start + n : first_free;
     for (uint64_t c = start; c < start + n; c++) {
         rc_set(q, c, 1);
         l2_drop(q, c << CLUSTER_BITS);      /* a freed table's cluster reused */

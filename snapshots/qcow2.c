@@ -539,8 +539,8 @@ static bool rc_dec(Qcow2Image *q, uint64_t c)
 
 static bool inconsistent(const Qcow2Image *q, uint64_t c, char *err, size_t errlen)
 {
-    return fail(err, errlen, "%s: refcounts are inconsistent (cluster at " X64 "); run qemu-img "
-                "check -r all", q->path, (uint64_t)c << CLUSTER_BITS);
+    return fail(err, errlen, "%s: refcounts are inconsistent; run qemu-img check -r all "
+                "(cluster at " X64 ")", q->path, (uint64_t)c << CLUSTER_BITS);
 }
 
 /* Drops one reference from each cluster of [offset, offset + len). */

@@ -83,6 +83,8 @@ typedef struct Snap {
     uint64_t l1_offset;
     uint32_t l1_size;
     uint64_t *l1;               /* host order, flags as on disk */
+    bool l1_loaded;             /* read at first use: a truncated file keeps
+                                 * its older snapshots readable */
     uint64_t vm_state_size, icount, vm_clock_ns;
     uint32_t date_sec, date_nsec;
     uint8_t *raw;               /* the table entry, padded: rewritten verbatim */
@@ -248,6 +250,11 @@ static uint64_t snap_pages(const Snap *s)
 }
 
 static const Snap *snap_at(const Qcow2Image *q, int index)
+{
+    return index >= 0 && index < q->nsnaps ? &q->snaps[index] : NULL;
+}
+
+static Snap *snap_get(Qcow2Image *q, int index)
 {
     return index >= 0 && index < q->nsnaps ? &q->snaps[index] : NULL;
 }
@@ -449,13 +456,38 @@ static bool check_l2(const Qcow2Image *q, const uint64_t *t, const Snap *s, uint
     return true;
 }
 
+static bool check_table(const Qcow2Image *q, const char *what, uint64_t offset, uint64_t len,
+                        char *err, size_t errlen);
+
+static bool load_l1(Qcow2Image *q, Snap *s, char *err, size_t errlen)
+{
+    if (s->l1_loaded)
+        return true;
+    char what[64];
+    snprintf(what, sizeof what, "the L1 table of snapshot '%.32s'", s->name);
+    if (!check_table(q, what, s->l1_offset, (uint64_t)s->l1_size * 8, err, errlen))
+        return false;
+    s->l1 = g_new(uint64_t, s->l1_size ? s->l1_size : 1);
+    if (!read_at(q, s->l1_offset, s->l1, (size_t)s->l1_size * 8, err, errlen)) {
+        g_free(s->l1);
+        s->l1 = NULL;
+        return false;
+    }
+    for (uint32_t k = 0; k < s->l1_size; k++)
+        s->l1[k] = GUINT64_FROM_BE(s->l1[k]);
+    s->l1_loaded = true;
+    return true;
+}
+
 /* The L2 offset of L1 entry i of s, 0 when the table is missing. */
-static bool l1_entry(const Qcow2Image *q, const Snap *s, uint64_t i, uint64_t *l2, char *err,
+static bool l1_entry(Qcow2Image *q, Snap *s, uint64_t i, uint64_t *l2, char *err,
                      size_t errlen)
 {
     *l2 = 0;
     if (i >= s->l1_size)
         return true;
+    if (!load_l1(q, s, err, errlen))
+        return false;
     if (s->l1[i] & L1E_RESERVED)
         return fail(err, errlen, "%s: snapshot '%s': L1 entry " U64 " has reserved bits set ("
                     X64 ")", q->path, s->name, i, s->l1[i]);
@@ -947,17 +979,10 @@ static bool read_snapshot(Qcow2Image *q, uint32_t i, uint64_t pos, Snap *s, char
     if (s->l1_size > MAX_L1_ENTRIES)
         return fail(err, errlen, "%s: snapshot '%s': L1 table too large (%u entries)", q->path,
                     s->name, s->l1_size);
-    if (s->l1_size) {
-        char what[64];
-        snprintf(what, sizeof what, "the L1 table of snapshot %u", i);
-        if (!check_table(q, what, s->l1_offset, (uint64_t)s->l1_size * 8, err, errlen))
-            return false;
-        s->l1 = g_new(uint64_t, s->l1_size);
-        if (!read_at(q, s->l1_offset, s->l1, (size_t)s->l1_size * 8, err, errlen))
-            return false;
-        for (uint32_t k = 0; k < s->l1_size; k++)
-            s->l1[k] = GUINT64_FROM_BE(s->l1[k]);
-    }
+    if (s->l1_size && (s->l1_offset & (CLUSTER_SIZE - 1) || !s->l1_offset))
+        return fail(err, errlen, "%s: snapshot '%s': L1 table at " X64 " is not aligned to a "
+                    "cluster", q->path, s->name, s->l1_offset);
+    s->l1_loaded = s->l1_size == 0;
     return true;
 }
 
@@ -1007,7 +1032,9 @@ static bool count_tables(Qcow2Image *q, uint32_t *refs, char *err, size_t errlen
     GArray *l2s = g_array_new(FALSE, FALSE, sizeof(L2Ref));
     bool ok = false;
     for (int k = 0; k < q->nsnaps; k++) {
-        const Snap *s = &q->snaps[k];
+        Snap *s = &q->snaps[k];
+        if (!load_l1(q, s, err, errlen))
+            goto out;
         count_span(refs, s->l1_offset, (uint64_t)s->l1_size * 8, 1);
         for (uint32_t i = 0; i < s->l1_size; i++) {
             L2Ref r = { 0, k, i };
@@ -1267,7 +1294,7 @@ static bool may_change(const Qcow2Image *q, char *err, size_t errlen)
 
 /* Drops the references snapshot s holds: its L1 table, and for each L1
  * entry the L2 table and every cluster in it. */
-static bool unref_snapshot(Qcow2Image *q, const Snap *s, char *err, size_t errlen)
+static bool unref_snapshot(Qcow2Image *q, Snap *s, char *err, size_t errlen)
 {
     if (!unref_span(q, s->l1_offset, (uint64_t)s->l1_size * 8, err, errlen))
         return false;
@@ -1320,7 +1347,7 @@ bool qcow2_snapshot_delete(Qcow2Image *q, int index, char *err, size_t errlen)
 static Qcow2PageKind page_lookup(Qcow2Image *q, int index, uint64_t page, uint64_t *host,
                                  uint64_t *len, char *err, size_t errlen)
 {
-    const Snap *s = snap_at(q, index);
+    Snap *s = snap_get(q, index);
     if (!s) {
         no_snapshot(q, index, err, errlen);
         return QCOW2_BAD;
@@ -1377,7 +1404,7 @@ Qcow2PageKind qcow2_page_kind(Qcow2Image *q, int index, uint64_t page, char *err
 
 uint64_t qcow2_next_present(Qcow2Image *q, int index, uint64_t from)
 {
-    const Snap *s = snap_at(q, index);
+    Snap *s = snap_get(q, index);
     if (!s)
         return UINT64_MAX;
     uint64_t end = snap_pages(s);
@@ -1500,7 +1527,7 @@ Qcow2Build *qcow2_build_begin(Qcow2Image *q, int base, uint64_t vm_state_size, c
     if (base < 0)
         return b;
 
-    const Snap *s = &q->snaps[base];
+    Snap *s = &q->snaps[base];
     uint64_t bpages = snap_pages(s);
     for (uint64_t i = 0; i < b->n1 && i * L2_ENTRIES < bpages; i++)
         if (!l1_entry(q, s, i, &b->base_l1[i], err, errlen))
@@ -1715,6 +1742,7 @@ int qcow2_build_commit(Qcow2Build *b, const char *name, uint64_t icount, uint64_
 
     ns.l1_size = (uint32_t)b->n1;
     ns.l1 = g_new0(uint64_t, b->n1 ? b->n1 : 1);
+    ns.l1_loaded = true;
     for (uint64_t i = 0; i < b->n1; i++)
         if (!resolve_table(b, i, &ns.l1[i], new_l2, err, errlen))
             goto out;

@@ -106,6 +106,24 @@ static uint16_t rd16(const uint8_t *p)
     return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+static void wr64(uint8_t *p, uint64_t v)
+{
+    v = GUINT64_TO_BE(v);
+    memcpy(p, &v, 8);
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    v = GUINT32_TO_BE(v);
+    memcpy(p, &v, 4);
+}
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
 /* ---- the model: what each snapshot's pages should read ---- */
 
 /* A page is TOK_ABSENT, TOK_ZERO, or the seed of its data. */
@@ -965,6 +983,101 @@ static void test_corrupt(void)
     model_free(m);
 }
 
+/* References past 65535 would overflow a refcount: a snapshot that would
+ * share such an L2 table or data cluster gets copies of its own. The
+ * counts are made cheaply: 255 snapshot entries share one L1 table whose
+ * 257 entries all name one L2 table, whose one entry names one data
+ * cluster, so both have 255 * 257 = 65535 references in QEMU's model. */
+static void test_refcount_limit(void)
+{
+    char *path = tpath("limit.qcow2"), err[512] = "";
+    const unsigned nsn = 255, nl1 = 257;
+    const uint64_t npages = (uint64_t)nl1 * 512;
+    Qcow2Image *q = qcow2_image_create(path, err, sizeof err);
+    g_assert_nonnull(q);
+    uint8_t page[PAGE], got[PAGE];
+    page_data(42, page);
+    Qcow2Build *b = qcow2_build_begin(q, -1, npages * PAGE, err, sizeof err);
+    g_assert_true(qcow2_build_put(b, 0, page, err, sizeof err));
+    g_assert_cmpint(qcow2_build_commit(b, "base", 9, 0, err, sizeof err), ==, 0);
+    close_ok(q);
+
+    size_t len;
+    uint8_t *f = file_bytes(path, &len);
+    uint64_t st = rd64(f + 64), l1 = rd64(f + st), l2 = rd64(f + l1);
+    uint64_t data = rd64(f + l2), rb = rd64(f + rd64(f + 48));
+    const size_t elen = 40 + 24 + 8 + 8;       /* ids and names of 8 characters */
+    uint64_t tstart = (len + PAGE - 1) / PAGE * PAGE, tclusters = (nsn * elen + PAGE - 1) / PAGE;
+    uint8_t *g = g_malloc0(tstart + tclusters * PAGE);
+    memcpy(g, f, len);
+    for (unsigned k = 1; k < nl1; k++)
+        wr64(g + l1 + 8 * k, l2);
+    for (unsigned i = 0; i < nsn; i++) {
+        uint8_t *e = g + tstart + i * elen;
+        memcpy(e, f + st, 64);
+        wr16(e + 12, 8);
+        wr16(e + 14, 8);
+        char id[9], name[9];
+        snprintf(id, sizeof id, "%08u", i + 1);
+        snprintf(name, sizeof name, "n%07u", i);
+        memcpy(e + 64, id, 8);
+        memcpy(e + 72, name, 8);
+    }
+    wr32(g + 60, nsn);
+    wr64(g + 64, tstart);
+    uint8_t *cnt = g + rb;
+    wr16(cnt + 2 * (st / PAGE), 0);
+    wr16(cnt + 2 * (l1 / PAGE), (uint16_t)nsn);
+    wr16(cnt + 2 * (l2 / PAGE), 65535);
+    wr16(cnt + 2 * (data / PAGE), 65535);
+    for (uint64_t k = 0; k < tclusters; k++)
+        wr16(cnt + 2 * (tstart / PAGE + k), 1);
+    put_file(path, g, tstart + tclusters * PAGE);
+
+    /* one writable open to the end, so that no recount hides a leak from
+     * the one qemu-img check (slow here: it walks all 65535 references) */
+    q = open_ok(path, true);
+    b = qcow2_build_begin(q, 0, npages * PAGE, err, sizeof err);
+    g_assert_nonnull(b);
+    page_data(43, page);
+    g_assert_true(qcow2_build_put(b, 512 * 3 + 1, page, err, sizeof err));
+    g_assert_cmpint(qcow2_build_commit(b, "over", 10, 0, err, sizeof err), ==, (int)nsn);
+    /* reads as its base did, but for the page it changed */
+    uint64_t n = 0;
+    for (uint64_t p = qcow2_next_present(q, (int)nsn, 0); p != UINT64_MAX;
+         p = qcow2_next_present(q, (int)nsn, p + 1), n++) {
+        g_assert_true(qcow2_read_page(q, (int)nsn, p, got, err, sizeof err));
+        page_data(p == 512 * 3 + 1 ? 43 : 42, page);
+        g_assert_true(p % 512 == 0 || p == 512 * 3 + 1);
+        g_assert_true(memcmp(got, page, PAGE) == 0);
+    }
+    g_assert_cmpuint(n, ==, nl1 + 1);
+    g_free(f);
+    f = file_bytes(path, &len);
+    /* none of its tables or clusters is the overflowing one */
+    uint64_t pos = rd64(f + 64);
+    for (unsigned i = 0; i < nsn; i++)
+        pos += elen;
+    uint64_t nl1off = rd64(f + pos);
+    g_assert_cmpuint(nl1off, !=, l1);
+    for (unsigned k = 0; k < nl1; k++) {
+        uint64_t t = rd64(f + nl1off + 8 * k) & 0x00fffffffffffe00ull;
+        g_assert_cmpuint(t, !=, l2);
+        g_assert_cmpuint(rd64(f + t) & 0x00fffffffffffe00ull, !=, data);
+    }
+
+    /* and deleting gives the references back */
+    g_assert_true(qcow2_snapshot_delete(q, 3, err, sizeof err));
+    b = qcow2_build_begin(q, 0, PAGE, err, sizeof err);
+    g_assert_cmpint(qcow2_build_commit(b, "small", 11, 0, err, sizeof err), ==, (int)nsn);
+    close_ok(q);
+    if (have_qemu_img)
+        g_assert_cmpint(run(NULL, "qemu-img check -q '%s'", path), ==, 0);
+    g_free(f);
+    g_free(g);
+    g_free(path);
+}
+
 /* Child snapshot j of the crash test: its base with every fifth page
  * (shifted by j) new, as tokens the parent can recompute. */
 static MSnap *crash_plan(const MSnap *base, int j)
@@ -1052,6 +1165,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qcow2/interop", test_interop);
     g_test_add_func("/qcow2/abort", test_abort);
     g_test_add_func("/qcow2/errors", test_errors);
+    g_test_add_func("/qcow2/refcount_limit", test_refcount_limit);
     g_test_add_func("/qcow2/truncated", test_truncated);
     g_test_add_func("/qcow2/corrupt", test_corrupt);
     g_test_add_func("/qcow2/crash", test_crash);

@@ -88,4 +88,56 @@ typedef struct SnapStats {
 } SnapStats;
 void snapstore_stats(const SnapStore *s, SnapStats *st);
 
+/* ---- Snapshots in a file (snapshot_file.c; docs/snapshots.md) ----
+ * A qcow2 (version 3) image whose internal snapshots each hold a whole
+ * machine at one icount, with the replay log position to go on from:
+ * BUNDLE/snapshots.qcow2, the recording's initial and periodic snapshots.
+ * `qemu-img snapshot -l` lists them with their icount and `qemu-img check`
+ * accepts the file. Consecutive snapshots share unchanged pages, so a
+ * periodic snapshot costs the pages written since the previous one. Every
+ * page carries a checksum: a damaged file is refused, never half loaded.
+ *
+ * "tracked": the caller lets the file own the machine's dirty tracking
+ * (RAM and disks; no SnapStore on the same machine): only pages written
+ * since the last save or load of this SnapFile are looked at, and save and
+ * load clear the bitmaps. Untracked, save compares every page with the
+ * last snapshot saved or loaded, and load marks the pages it changes dirty
+ * for the store that owns the tracking. */
+typedef struct SnapFile SnapFile;
+
+#define SNAPFILE_POS_MAX 64     /* bytes of log position a snapshot keeps */
+
+SnapFile *snapfile_create(const char *path, char *err, size_t errlen);
+SnapFile *snapfile_open(const char *path, bool writable, char *err, size_t errlen);
+bool snapfile_close(SnapFile *f, char *err, size_t errlen);     /* frees in any case */
+const char *snapfile_path(const SnapFile *f);
+
+typedef struct SnapFileInfo {
+    const char *id, *name;      /* valid until the file changes */
+    uint64_t icount;            /* UINT64_MAX when the entry has none */
+    uint64_t bytes;             /* size of its VM state */
+    uint64_t date_sec;
+    bool machine;               /* holds a Rewind machine (qemu-img's disk-only
+                                   snapshots do not) */
+} SnapFileInfo;
+
+int snapfile_count(const SnapFile *f);
+bool snapfile_info(const SnapFile *f, int index, SnapFileInfo *info);
+int snapfile_find(const SnapFile *f, const char *name_or_id);
+/* The machine snapshot with the highest icount <= icount, -1 if none. */
+int snapfile_find_before(const SnapFile *f, uint64_t icount);
+
+/* Saves m (between runs) as a new snapshot NAME with the caller's log
+ * position (pos_len <= SNAPFILE_POS_MAX bytes). Returns its index, -1 with
+ * a message (the file keeps its previous snapshots). */
+int snapfile_save(SnapFile *f, Machine *m, const char *name, const void *pos, size_t pos_len,
+                  bool tracked, char *err, size_t errlen);
+/* Puts m in the state of snapshot index and gives its log position (pos:
+ * room for SNAPFILE_POS_MAX bytes). Everything is checked before m
+ * changes (the Rewind build that wrote it, the machine's shape, every
+ * checksum): on failure m is untouched. */
+bool snapfile_load(SnapFile *f, int index, Machine *m, void *pos, size_t *pos_len, bool tracked,
+                   char *err, size_t errlen);
+bool snapfile_delete(SnapFile *f, int index, char *err, size_t errlen);
+
 #endif

@@ -17,6 +17,13 @@
 #include <unistd.h>
 
 #define DEFAULT_INTERVAL (1ull << 20)
+/* A snapshot from the bundle's file is loaded instead of replaying from
+ * an in-memory one when replaying the instructions it saves would take
+ * longer than a load, by the speeds measured so far (before any: 2 GIPS
+ * and 20 ms), and never to save less than MIN_FILE_GAIN instructions. */
+#define MIN_FILE_GAIN (1ull << 20)
+#define GUESS_NS_PER_INSN 0.5
+#define GUESS_LOAD_NS 20e6
 /* The progress meter: shown on a terminal once an operation has taken
  * PROGRESS_DELAY, redrawn at most every PROGRESS_PERIOD (microseconds). */
 #define PROGRESS_DELAY 300000
@@ -53,6 +60,9 @@ struct Reverse {
     uint64_t break_icount;
     bool break_reached;     /* reverse_run stopped at it */
     Progress prog;
+    SnapFile *sf;           /* the recording's snapshots on disk, or NULL */
+    double replay_ns, replay_insns;     /* forward replay measured */
+    double load_ns;         /* the last load of a file snapshot took */
 };
 
 static void named_free(gpointer p)
@@ -98,14 +108,70 @@ static bool restore_snapshot(Reverse *r, int id)
     return true;
 }
 
-/* Restores the latest snapshot strictly before `icount` (at 0 for 0). */
+/* Puts the machine and the log where file snapshot idx was taken, and
+ * keeps an in-memory snapshot there. On failure the file is not used
+ * again (the caller restores an in-memory snapshot: a failed load changed
+ * nothing, or only pages the store sees as dirty). */
+static bool load_file_snapshot(Reverse *r, int idx)
+{
+    uint8_t buf[SNAPFILE_POS_MAX];
+    size_t len = 0;
+    char err[768];
+    RLogPos pos;
+    gint64 t0 = g_get_monotonic_time();
+    bool ok = snapfile_load(r->sf, idx, r->m, buf, &len, false, err, sizeof err);
+    r->load_ns = (double)(g_get_monotonic_time() - t0) * 1e3;
+    if (ok && len != sizeof pos) {
+        snprintf(err, sizeof err, "%s: a log position of %zu bytes", snapfile_path(r->sf), len);
+        ok = false;
+    }
+    if (ok) {
+        memcpy(&pos, buf, sizeof pos);
+        machine_debug_forget_hits(r->m);
+        ok = replay_session_seek(r->rs, &pos, err, sizeof err);
+    }
+    if (!ok) {
+        fprintf(stderr, "rewind: %s; going on without the snapshot file\n", err);
+        snapfile_close(r->sf, NULL, 0);
+        r->sf = NULL;
+        return false;
+    }
+    take_snapshot(r);
+    return true;
+}
+
+/* The file snapshot worth loading to reach `target` when the best start
+ * otherwise is icount `from`: -1 if none saves enough. */
+static int file_snapshot_for(const Reverse *r, uint64_t target, uint64_t from)
+{
+    if (!r->sf)
+        return -1;
+    int idx = snapfile_find_before(r->sf, target);
+    SnapFileInfo fi;
+    if (idx < 0 || !snapfile_info(r->sf, idx, &fi) || fi.icount <= from ||
+        fi.icount - from < MIN_FILE_GAIN)
+        return -1;
+    double ns_per_insn = r->replay_insns >= 1e6 ? r->replay_ns / r->replay_insns
+                                                : GUESS_NS_PER_INSN;
+    double load_ns = r->load_ns > 0 ? r->load_ns : GUESS_LOAD_NS;
+    return (double)(fi.icount - from) * ns_per_insn > load_ns ? idx : -1;
+}
+
+/* Restores the latest snapshot strictly before `icount` (at 0 for 0):
+ * in memory, or from the file when that saves a long replay. */
 static bool restore_before(Reverse *r, uint64_t icount, uint64_t *at)
 {
-    int id = snapstore_find(r->store, icount ? icount - 1 : 0);
+    uint64_t target = icount ? icount - 1 : 0;
+    int id = snapstore_find(r->store, target);
     SnapInfo info;
     if (id <= 0 || !snapstore_get(r->store, id, &info)) {
         snprintf(r->msg, sizeof r->msg, "no snapshot before icount %" PRIu64, icount);
         return false;
+    }
+    int fidx = file_snapshot_for(r, target, info.icount);
+    if (fidx >= 0 && load_file_snapshot(r, fidx)) {
+        *at = now(r);
+        return true;
     }
     if (!restore_snapshot(r, id))
         return false;
@@ -134,6 +200,7 @@ void reverse_free(Reverse *r)
     if (!r)
         return;
     snapstore_free(r->store);
+    snapfile_close(r->sf, NULL, 0);
     g_array_free(r->positions, TRUE);
     g_ptr_array_free(r->named, TRUE);
     g_free(r);
@@ -212,7 +279,10 @@ static RunResult forward_chunks(Reverse *r, uint64_t target)
         if (seen && stop > r->high_water)
             stop = r->high_water;
         console_mute_output(seen);
+        gint64 t0 = g_get_monotonic_time();
         RunResult res = replay_run(r->rs, r->m, stop - ic);
+        r->replay_ns += (double)(g_get_monotonic_time() - t0) * 1e3;
+        r->replay_insns += (double)(now(r) - ic);
         if (now(r) > r->high_water)
             r->high_water = now(r);
         if (res != RUN_BUDGET)
@@ -282,7 +352,8 @@ ReverseStop reverse_seek(Reverse *r, uint64_t icount)
     SnapInfo info;
     /* go back only when forward from here cannot get there, or when a
      * snapshot lies between here and the target */
-    if (icount < ic || (id > 0 && snapstore_get(r->store, id, &info) && info.icount > ic)) {
+    if (icount < ic || (id > 0 && snapstore_get(r->store, id, &info) && info.icount > ic) ||
+        file_snapshot_for(r, icount, ic) >= 0) {
         if (!restore_before(r, icount + 1, &at))
             return REV_ERROR;
     }
@@ -512,11 +583,35 @@ int reverse_savevm(Reverse *r, const char *name)
 bool reverse_loadvm(Reverse *r, const char *name)
 {
     Named *n = find_named(r, name, NULL);
-    if (!n) {
+    if (n)
+        return restore_snapshot(r, n->id);
+    /* one of the recording's, on disk: it becomes a named one here */
+    int idx = r->sf ? snapfile_find(r->sf, name) : -1;
+    SnapFileInfo fi;
+    if (idx >= 0 && snapfile_info(r->sf, idx, &fi) && !fi.machine) {
+        snprintf(r->msg, sizeof r->msg, "snapshot '%s' in %s holds no machine", name,
+                 snapfile_path(r->sf));
+        return false;
+    }
+    if (idx < 0) {
         snprintf(r->msg, sizeof r->msg, "no snapshot named '%s'", name);
         return false;
     }
-    return restore_snapshot(r, n->id);
+    if (!load_file_snapshot(r, idx)) {
+        snprintf(r->msg, sizeof r->msg, "snapshot '%s' could not be loaded (see above)", name);
+        return false;
+    }
+    return reverse_savevm(r, name) > 0;
+}
+
+bool reverse_use_snapshot_file(Reverse *r, const char *path, char *err, size_t errlen)
+{
+    SnapFile *f = snapfile_open(path, false, err, errlen);
+    if (!f)
+        return false;
+    snapfile_close(r->sf, NULL, 0);
+    r->sf = f;
+    return true;
 }
 
 bool reverse_delvm(Reverse *r, const char *name)
@@ -602,6 +697,23 @@ void reverse_describe(const Reverse *r, void (*line)(void *opaque, const char *t
                         info.id == r->first_id ? "  (start)" : info.pinned ? "  (kept)" : "");
         line(opaque, text->str);
         g_string_free(tags, TRUE);
+    }
+    if (r->sf) {
+        g_string_printf(text, "on disk, %s: %d snapshots", snapfile_path(r->sf),
+                        snapfile_count(r->sf));
+        line(opaque, text->str);
+        for (int i = 0; i < snapfile_count(r->sf); i++) {
+            SnapFileInfo fi;
+            if (!snapfile_info(r->sf, i, &fi))
+                continue;
+            if (fi.machine)
+                g_string_printf(text, "%-8s %-20s %16" PRIu64 " %8" PRIu64 " KiB", fi.id,
+                                fi.name, fi.icount, fi.bytes / 1024);
+            else
+                g_string_printf(text, "%-8s %-20s %16s %8s      (no machine state)", fi.id,
+                                fi.name, "--", "--");
+            line(opaque, text->str);
+        }
     }
     g_string_free(text, TRUE);
 }

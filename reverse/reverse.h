@@ -79,6 +79,13 @@ bool reverse_break_reached(Reverse *r);
 int reverse_savevm(Reverse *r, const char *name);
 bool reverse_loadvm(Reverse *r, const char *name);
 bool reverse_delvm(Reverse *r, const char *name);
+/* The recording's snapshots on disk (BUNDLE/snapshots.qcow2), opened
+ * read-only: seeks far from every in-memory snapshot load the nearest one
+ * instead of replaying from afar, loadvm finds them by name, and info
+ * snapshots lists them. False (with a message) if the file cannot be
+ * opened. */
+bool reverse_use_snapshot_file(Reverse *r, const char *path, char *err, size_t errlen);
+
 /* The icount of a named snapshot; false when there is none by that name. */
 bool reverse_named_icount(const Reverse *r, const char *name, uint64_t *icount);
 
@@ -86,5 +93,30 @@ bool reverse_named_icount(const Reverse *r, const char *name, uint64_t *icount);
  * icount, size) through the callback. */
 void reverse_describe(const Reverse *r, void (*line)(void *opaque, const char *text),
                       void *opaque);
+
+/* ---- Snapshots while recording (record_snapshots.c) ----
+ * The recording's snapshots on disk (snapshots.h, "Snapshots in a file"):
+ * one named `initial` (or the given name, QEMU's rrsnapshot) when
+ * recording starts, then periodic ones named periodic-1, periodic-2 ...
+ * every `every` instructions and/or `seconds` host seconds, of which the
+ * last `keep` are kept (0: all; the initial one always). Start it after
+ * replay_session_attach, at icount 0; it owns the machine's dirty
+ * tracking until finished. A snapshot that fails is reported on stderr
+ * and stops the snapshots, not the recording. */
+typedef struct RecordSnapOptions {
+    const char *initial;
+    uint64_t every;
+    uint64_t seconds;
+    int64_t keep;
+} RecordSnapOptions;
+
+typedef struct RecordSnaps RecordSnaps;
+RecordSnaps *record_snaps_start(Machine *m, ReplaySession *rs, const char *path,
+                                const RecordSnapOptions *o, char *err, size_t errlen);
+/* Closes the file; false (with a message) if it failed or snapshots
+ * stopped on the way. Frees in any case. */
+bool record_snaps_finish(RecordSnaps *s, char *err, size_t errlen);
+/* Snapshots taken, and the host time they cost (µs). */
+uint64_t record_snaps_taken(const RecordSnaps *s, uint64_t *spent_us);
 
 #endif

@@ -5,6 +5,7 @@
 #include "monitor.h"
 #include "replay.h"
 #include "reverse.h"
+#include "snapshots.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXIT_USAGE 2
@@ -28,7 +30,13 @@ static struct {
     ReplaySession *rs;
     Bundle *b;              /* replaying: the manifest */
     bool quit;              /* the run ended by a request from outside */
+    RecordSnaps *snaps;     /* recording: the snapshots on disk */
+    const char *loadvm;     /* replaying: start from this snapshot */
 } rr = { .opts.snapshot_count = -1 };
+
+#define BUNDLE_SNAPSHOTS "snapshots.qcow2"
+/* rrsnapmode=periodic without rrsnaptime: one every this many seconds */
+#define DEFAULT_SNAPSHOT_SECONDS 10
 
 static void usage_error(const char *fmt, ...)
 {
@@ -47,8 +55,9 @@ static void print_usage(FILE *f)
             "usage: rewind run [options]\n"
             "       rewind record -o BUNDLE [record options] [options]\n"
             "       rewind replay BUNDLE [-gdb DEV] [-s] [-S] [-serial ...] [-monitor ...]\n"
-            "                     [-accel ...]\n"
+            "                     [-accel ...] [-loadvm SNAPSHOT]\n"
             "       rewind info BUNDLE\n"
+            "       rewind snapshot list|delete BUNDLE [NAME]\n"
             "\n"
             "Runs a RISC-V virt machine (QEMU's option names and meanings):\n"
             "  -machine virt        the board (the only one)\n"
@@ -94,12 +103,13 @@ static void print_usage(FILE *f)
             "Record options (rewind record; see docs/record-replay.md):\n"
             "  -o BUNDLE            the bundle directory to write (created)\n"
             "  --check-every N      instructions between state checks (default 2^28)\n"
-            "  --snapshot-every N   instructions between snapshots (100M = 10^8)\n"
-            "  --snapshot-time SECS host seconds between snapshots\n"
-            "  --snapshot-count N   keep the last N snapshots (0: all)\n"
-            "  --snapshot-mem SIZE  memory budget of the snapshots\n"
-            "  (snapshot options are stored in the manifest; they take effect when\n"
-            "  snapshots land)\n",
+            "  --snapshot-name NAME a snapshot named NAME at the start (QEMU's rrsnapshot)\n"
+            "  --snapshot-every N   a snapshot every N instructions (100M = 10^8)\n"
+            "  --snapshot-time SECS a snapshot every SECS host seconds\n"
+            "  --snapshot-count N   keep the last N periodic snapshots (0: all)\n"
+            "  --snapshot-mem SIZE  memory budget of the in-memory snapshots of a replay\n"
+            "  (snapshots go to BUNDLE/snapshots.qcow2; replay loads them to reach\n"
+            "  far positions fast, and -loadvm NAME starts a replay from one)\n",
             REWIND_MAX_HARTS);
 }
 
@@ -384,6 +394,8 @@ static void parse_machine_options(int argc, char **argv, MachineConfig *cfg, Run
             ro->start_stopped = true;
         } else if (!strcmp(opt, "-report-icount")) {
             ro->report_icount = true;
+        } else if (!strcmp(opt, "-loadvm")) {
+            rr.loadvm = ARG();
         } else if (!strcmp(opt, "-nographic")) {
             /* the only mode there is */
         } else if (!strcmp(opt, "-monitor")) {
@@ -414,8 +426,13 @@ static char *bundle_events_path(void)
 static int rr_before_machine(MachineConfig *cfg, const RunOptions *ro)
 {
     char err[1024];
+    if (rr.loadvm && rr.mode != REPLAY_MODE_REPLAY)
+        usage_error("-loadvm: snapshots are loaded in replay only (rewind replay BUNDLE "
+                    "-loadvm NAME)");
     if (!rr.mode)
         return -1;
+    if (rr.mode == REPLAY_MODE_REPLAY && rr.opts.rrsnapshot && !rr.loadvm)
+        rr.loadvm = rr.opts.rrsnapshot;     /* QEMU: replay starts from it */
     if (!rr.bundle)
         usage_error("record/replay needs a bundle (rewind record -o DIR, or -icount "
                     "rr=...,rrfile=FILE)");
@@ -465,10 +482,6 @@ static int rr_before_machine(MachineConfig *cfg, const RunOptions *ro)
     return -1;
 }
 
-/* After the machine was built: the recording's manifest (the input files
- * loaded fine, hash them now), and the session's hooks. Returns -1 to go
- * on, else the exit status. */
-static int rr_after_machine(Machine *m, const MachineConfig *cfg, Monitor *mon);
 
 /* Record/replay's side of the monitor's system_reset. */
 static bool rr_reset_hook(void *opaque, char *err, size_t errlen)
@@ -484,6 +497,40 @@ static void rr_quit(Machine *m)
         replay_request_quit(rr.rs, m, machine_exit_code(m));
 }
 
+/* Recording: the snapshots the options ask for, in BUNDLE/snapshots.qcow2
+ * (an older recording's file there is removed in any case). */
+static bool rr_start_snapshots(Machine *m)
+{
+    char err[1024];
+    char *path = g_build_filename(rr.bundle, BUNDLE_SNAPSHOTS, NULL);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        fprintf(stderr, "rewind: %s: %s\n", path, g_strerror(errno));
+        g_free(path);
+        return false;
+    }
+    const BundleOptions *o = &rr.opts;
+    bool periodic_mode = o->rrsnapmode && !strcmp(o->rrsnapmode, "periodic");
+    bool initial_only = o->rrsnapmode && !strcmp(o->rrsnapmode, "initial");
+    RecordSnapOptions so = {
+        .initial = o->rrsnapshot,
+        .every = initial_only ? 0 : o->snapshot_every,
+        .seconds = initial_only ? 0 : o->snapshot_time,
+        .keep = o->snapshot_count > 0 ? o->snapshot_count : 0,
+    };
+    if (periodic_mode && !so.every && !so.seconds)
+        so.seconds = DEFAULT_SNAPSHOT_SECONDS;
+    bool ok = true;
+    if (o->rrsnapshot || so.every || so.seconds) {
+        rr.snaps = record_snaps_start(m, rr.rs, path, &so, err, sizeof err);
+        if (!rr.snaps) {
+            fprintf(stderr, "rewind: %s\n", err);
+            ok = false;
+        }
+    }
+    g_free(path);
+    return ok;
+}
+
 static int rr_after_machine(Machine *m, const MachineConfig *cfg, Monitor *mon)
 {
     char err[1024];
@@ -495,6 +542,8 @@ static int rr_after_machine(Machine *m, const MachineConfig *cfg, Monitor *mon)
         return EXIT_USAGE;
     }
     replay_session_attach(rr.rs, m);
+    if (rr.mode == REPLAY_MODE_RECORD && !rr_start_snapshots(m))
+        return EXIT_USAGE;
     monitor_set_reset_hook(mon, rr_reset_hook, m);
     char *ev = bundle_events_path();
     monitor_set_replay(mon, rr.rs, rr.b ? rr.b->events_path : ev,
@@ -511,9 +560,23 @@ static int rr_finish(Machine *m, int code, bool guest_exited)
     if (!rr.rs)
         return code;
     if (rr.mode == REPLAY_MODE_RECORD) {
-        bool ok = replay_session_finish(rr.rs, m, err, sizeof err);
-        if (!ok)
+        bool ok = true;
+        if (rr.snaps) {
+            uint64_t us;
+            uint64_t n = record_snaps_taken(rr.snaps, &us);
+            if (!record_snaps_finish(rr.snaps, err, sizeof err)) {
+                fprintf(stderr, "rewind: recording %s: %s\n", rr.bundle, err);
+                ok = false;
+            } else if (getenv("REWIND_SNAPSHOT_STATS")) {
+                fprintf(stderr, "rewind: %" PRIu64 " snapshots taken in %.3f s\n", n,
+                        (double)us / 1e6);
+            }
+            rr.snaps = NULL;
+        }
+        if (!replay_session_finish(rr.rs, m, err, sizeof err)) {
             fprintf(stderr, "rewind: recording %s: %s\n", rr.bundle, err);
+            ok = false;
+        }
         /* what the guest wrote to its disks, for the user to look at (replay
          * does not need it: it writes the same again) */
         if (!machine_save_disk_overlays(m, rr.bundle, err, sizeof err)) {
@@ -568,6 +631,38 @@ static int rr_finish(Machine *m, int code, bool guest_exited)
     bundle_free(rr.b);
     rr.b = NULL;
     return status;
+}
+
+/* Replaying: the engine that runs backwards, with the recording's
+ * snapshots on disk when it has some, at the start snapshot when one was
+ * asked for (-loadvm NAME, rrsnapshot=NAME). NULL if that failed. */
+static Reverse *rr_reverse_new(Machine *m)
+{
+    char err[1024];
+    Reverse *rev = reverse_new(m, rr.rs, rr.opts.snapshot_mem, 0);
+    char *path = g_build_filename(rr.bundle, BUNDLE_SNAPSHOTS, NULL);
+    bool have = g_file_test(path, G_FILE_TEST_EXISTS);
+    if (have && !reverse_use_snapshot_file(rev, path, err, sizeof err)) {
+        fprintf(stderr, "rewind: %s; replaying without it\n", err);
+        have = false;
+    }
+    g_free(path);
+    if (rr.loadvm) {
+        if (!have) {
+            fprintf(stderr, "rewind: -loadvm %s: the recording %s has no snapshots on disk\n",
+                    rr.loadvm, rr.bundle);
+            reverse_free(rev);
+            return NULL;
+        }
+        if (!reverse_loadvm(rev, rr.loadvm)) {
+            fprintf(stderr, "rewind: -loadvm %s: %s\n", rr.loadvm, reverse_message(rev));
+            reverse_free(rev);
+            return NULL;
+        }
+        fprintf(stderr, "replay: starting from snapshot '%s' at icount %" PRIu64 "\n",
+                rr.loadvm, machine_icount(m));
+    }
+    return rev;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -647,7 +742,14 @@ static int cmd_run(int argc, char **argv)
         gdbstub_set_replay(stub, rr.rs);
         if (rr.mode == REPLAY_MODE_REPLAY) {
             /* replaying under GDB: it can run backwards too */
-            rev = reverse_new(m, rr.rs, rr.opts.snapshot_mem, rr.opts.snapshot_every);
+            rev = rr_reverse_new(m);
+            if (!rev) {
+                gdbstub_free(stub);
+                monitor_free(mon);
+                replay_session_free(rr.rs);
+                machine_free(m);
+                return EXIT_USAGE;
+            }
             gdbstub_set_reverse(stub, rev);
             monitor_set_reverse(mon, rev);
         }
@@ -660,10 +762,17 @@ static int cmd_run(int argc, char **argv)
         return code;
     }
     bool guest_exited = false;
-    /* replaying with a monitor: replay_seek, savevm ... need the engine */
+    /* replaying with a monitor (replay_seek, savevm ... need the engine)
+     * or from a snapshot */
     Reverse *rev = NULL;
-    if (rr.mode == REPLAY_MODE_REPLAY && ro.monitor) {
-        rev = reverse_new(m, rr.rs, rr.opts.snapshot_mem, rr.opts.snapshot_every);
+    if (rr.mode == REPLAY_MODE_REPLAY && (ro.monitor || rr.loadvm)) {
+        rev = rr_reverse_new(m);
+        if (!rev) {
+            monitor_free(mon);
+            replay_session_free(rr.rs);
+            machine_free(m);
+            return EXIT_USAGE;
+        }
         monitor_set_reverse(mon, rev);
     }
     for (;;) {
@@ -775,6 +884,9 @@ static int cmd_record(int argc, char **argv)
             const char *a = RARG();
             if (!parse_count(a, &rr.opts.snapshot_every))
                 usage_error("--snapshot-every: invalid instruction count '%s'", a);
+        } else if (!strcmp(o, "--snapshot-name")) {
+            g_free((char *)rr.opts.rrsnapshot);
+            rr.opts.rrsnapshot = g_strdup(RARG());
         } else if (!strcmp(o, "--snapshot-time")) {
             const char *a = RARG();
             if (!parse_int(a, 1, 1000000000, &v))
@@ -817,7 +929,7 @@ static int cmd_replay(int argc, char **argv)
             return 0;
         }
         if (!strcmp(o, "-gdb") || !strcmp(o, "-serial") || !strcmp(o, "-monitor") ||
-            !strcmp(o, "-display") || !strcmp(o, "-accel")) {
+            !strcmp(o, "-display") || !strcmp(o, "-accel") || !strcmp(o, "-loadvm")) {
             g_ptr_array_add(rest, argv[i]);
             if (i + 1 < argc)
                 g_ptr_array_add(rest, argv[++i]);
@@ -826,7 +938,8 @@ static int cmd_replay(int argc, char **argv)
             g_ptr_array_add(rest, argv[i]);
         } else if (o[0] == '-') {
             usage_error("replay: '%s' is not a replay option (the bundle holds the machine's "
-                        "options; replay takes -gdb, -s, -S, -serial, -monitor, -accel)", argv[i]);
+                        "options; replay takes -gdb, -s, -S, -serial, -monitor, -accel, -loadvm)",
+                        argv[i]);
         } else if (bundle) {
             usage_error("replay: one bundle only ('%s' and '%s')", bundle, argv[i]);
         } else {
@@ -838,6 +951,83 @@ static int cmd_replay(int argc, char **argv)
     rr.mode = REPLAY_MODE_REPLAY;
     rr.bundle = g_strdup(bundle);
     return cmd_run_rest(rest);
+}
+
+/* The snapshots of a bundle's file, one per line. */
+static void print_snapshots(const SnapFile *f, FILE *out)
+{
+    fprintf(out, "%-6s %-20s %16s %12s  %s\n", "ID", "NAME", "ICOUNT", "VM SIZE", "DATE");
+    for (int i = 0; i < snapfile_count(f); i++) {
+        SnapFileInfo in;
+        if (!snapfile_info(f, i, &in))
+            continue;
+        char date[32] = "";
+        time_t t = (time_t)in.date_sec;
+        struct tm tm;
+        if (localtime_r(&t, &tm))
+            strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
+        char ic[24];
+        if (in.machine)
+            snprintf(ic, sizeof ic, "%" PRIu64, in.icount);
+        else
+            snprintf(ic, sizeof ic, "(no machine)");
+        fprintf(out, "%-6s %-20s %16s %8" PRIu64 " KiB  %s\n", in.id, in.name, ic,
+                in.bytes / 1024, date);
+    }
+}
+
+/* rewind snapshot list BUNDLE | rewind snapshot delete BUNDLE NAME */
+static int cmd_snapshot(int argc, char **argv)
+{
+    char err[1024];
+    bool list = argc == 2 && !strcmp(argv[0], "list");
+    bool del = argc == 3 && !strcmp(argv[0], "delete");
+    if (!list && !del)
+        usage_error("snapshot: usage: rewind snapshot list BUNDLE, or rewind snapshot delete "
+                    "BUNDLE NAME");
+    char *path = g_build_filename(argv[1], BUNDLE_SNAPSHOTS, NULL);
+    int rc = 0;
+    SnapFile *f = NULL;
+    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+        struct stat st;
+        if (stat(argv[1], &st) != 0) {
+            fprintf(stderr, "rewind: %s: %s\n", argv[1], g_strerror(errno));
+            rc = EXIT_USAGE;
+        } else if (list) {
+            printf("%s: no snapshots (record with --snapshot-every, --snapshot-time or "
+                   "--snapshot-name)\n", argv[1]);
+        } else {
+            fprintf(stderr, "rewind: %s: no snapshot named '%s' (the recording has none)\n",
+                    argv[1], argv[2]);
+            rc = 1;
+        }
+        goto out;
+    }
+    f = snapfile_open(path, del, err, sizeof err);
+    if (!f) {
+        fprintf(stderr, "rewind: %s\n", err);
+        rc = 1;
+        goto out;
+    }
+    if (list) {
+        print_snapshots(f, stdout);
+    } else {
+        int idx = snapfile_find(f, argv[2]);
+        if (idx < 0) {
+            fprintf(stderr, "rewind: %s: no snapshot named '%s'\n", path, argv[2]);
+            rc = 1;
+        } else if (!snapfile_delete(f, idx, err, sizeof err)) {
+            fprintf(stderr, "rewind: %s\n", err);
+            rc = 1;
+        }
+    }
+    if (!snapfile_close(f, err, sizeof err)) {
+        fprintf(stderr, "rewind: %s\n", err);
+        rc = 1;
+    }
+out:
+    g_free(path);
+    return rc;
 }
 
 static int cmd_info(int argc, char **argv)
@@ -883,6 +1073,18 @@ static int cmd_info(int argc, char **argv)
     if (n == RLOG_NEXT_BROKEN)
         printf("damage:       %s\n", err);
     rlog_reader_close(r);
+    char *path = g_build_filename(argv[0], BUNDLE_SNAPSHOTS, NULL);
+    if (g_file_test(path, G_FILE_TEST_EXISTS)) {
+        SnapFile *f = snapfile_open(path, false, err, sizeof err);
+        if (f) {
+            printf("snapshots:    %s, %d\n", path, snapfile_count(f));
+            print_snapshots(f, stdout);
+            snapfile_close(f, NULL, 0);
+        } else {
+            printf("snapshots:    %s\n", err);
+        }
+    }
+    g_free(path);
     bundle_free(b);
     return 0;
 }
@@ -902,6 +1104,8 @@ int main(int argc, char **argv)
         return cmd_replay(argc - 2, argv + 2);
     if (!strcmp(cmd, "info"))
         return cmd_info(argc - 2, argv + 2);
+    if (!strcmp(cmd, "snapshot"))
+        return cmd_snapshot(argc - 2, argv + 2);
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("rewind %s\n", REWIND_VERSION);
         return 0;

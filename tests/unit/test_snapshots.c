@@ -15,6 +15,7 @@
 #include <libgen.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MIB (1024ull * 1024)
@@ -816,6 +817,118 @@ static void test_focus(void)
     run_free(&r);
 }
 
+
+/* ---- snapshots in a file (snapshot_file.c) ---- */
+
+/* The state of r as an Image, and whether r still has it. */
+static bool image_equal(Run *r, const Image *img)
+{
+    MachineState *now = machine_state_save(r->m);
+    bool same = machine_icount(r->m) == img->icount &&
+                machine_state_size(now) == machine_state_size(img->state) &&
+                memcmp(now, img->state, machine_state_size(now)) == 0 &&
+                memcmp(r->m->ram, img->ram, r->m->ram_size) == 0;
+    machine_state_free(now);
+    return same;
+}
+
+static void test_file(void)
+{
+    Run a, b;
+    if (!run_new(&a, "memwalk.elf", 2))
+        return;
+    run_new(&b, "memwalk.elf", 2);
+    char *dir = g_dir_make_tmp("snapfile-XXXXXX", NULL);
+    char *path = g_build_filename(dir, "s.qcow2", NULL);
+    char err[768];
+    SnapFile *f = snapfile_create(path, err, sizeof err);
+    g_assert_nonnull(f);
+    /* tracked saves along one run, each with its position bytes */
+    enum { N = 5 };
+    Image img[N];
+    for (int k = 0; k < N; k++) {
+        if (k)
+            run_for(&a, 700000);
+        image_take(&a, &img[k]);
+        uint64_t pos[2] = { 1000 + (uint64_t)k, 42 };
+        char name[16];
+        snprintf(name, sizeof name, "s%d", k);
+        g_assert_cmpint(snapfile_save(f, a.m, name, pos, sizeof pos, true, err, sizeof err),
+                        ==, k);
+    }
+    g_assert_true(snapfile_close(f, err, sizeof err));
+
+    /* loads in any order, tracked or not, onto a machine that ran elsewhere */
+    f = snapfile_open(path, false, err, sizeof err);
+    g_assert_nonnull(f);
+    g_assert_cmpint(snapfile_count(f), ==, N);
+    g_assert_cmpint(snapfile_find_before(f, 1500000), ==, 2);
+    run_for(&b, 123456);
+    const int order[] = { 3, 0, 4, 1, 2, 2, 0 };
+    for (unsigned i = 0; i < G_N_ELEMENTS(order); i++) {
+        int k = order[i];
+        uint8_t pos[SNAPFILE_POS_MAX];
+        size_t len = 0;
+        g_assert_true(snapfile_load(f, k, b.m, pos, &len, i % 2, err, sizeof err));
+        g_assert_cmpuint(len, ==, 16);
+        uint64_t p0;
+        memcpy(&p0, pos, 8);
+        g_assert_cmpuint(p0, ==, 1000 + (uint64_t)k);
+        g_string_assign(b.out, img[k].out);
+        assert_same(&b, &img[k]);
+        /* and runs on exactly as the original did */
+        if (k + 1 < N) {
+            run_for(&b, 700000);
+            g_string_assign(b.out, img[k + 1].out);
+            assert_same(&b, &img[k + 1]);
+        }
+    }
+    snapfile_close(f, NULL, 0);
+
+    /* damage: a load either succeeds exactly or changes nothing */
+    struct stat st;
+    g_assert_cmpint(stat(path, &st), ==, 0);
+    FILE *fp = fopen(path, "r+b");
+    g_assert_nonnull(fp);
+    for (off_t off = st.st_size / 3; off < st.st_size; off += 4096 * 5) {
+        fseeko(fp, off + 777, SEEK_SET);
+        int c = fgetc(fp);
+        fseeko(fp, off + 777, SEEK_SET);
+        fputc(c ^ 0x41, fp);
+    }
+    fclose(fp);
+    f = snapfile_open(path, false, err, sizeof err);
+    g_assert_nonnull(f);
+    int failed = 0;
+    for (int k = N - 1; k >= 0; k--) {
+        Image before;
+        image_take(&b, &before);
+        uint8_t pos[SNAPFILE_POS_MAX];
+        size_t len;
+        if (snapfile_load(f, k, b.m, pos, &len, false, err, sizeof err)) {
+            g_string_assign(b.out, img[k].out);
+            assert_same(&b, &img[k]);
+        } else {
+            failed++;
+            g_test_message("snapshot %d: %s", k, err);
+            g_assert_nonnull(strstr(err, "s.qcow2"));
+            g_assert_true(image_equal(&b, &before));
+        }
+        image_free(&before);
+    }
+    g_assert_cmpint(failed, >, 0);
+    snapfile_close(f, NULL, 0);
+
+    for (int k = 0; k < N; k++)
+        image_free(&img[k]);
+    run_free(&a);
+    run_free(&b);
+    unlink(path);
+    rmdir(dir);
+    g_free(path);
+    g_free(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -834,5 +947,6 @@ int main(int argc, char **argv)
     g_test_add_func("/snapshots/uart", test_uart);
     g_test_add_func("/snapshots/paging", test_paging);
     g_test_add_func("/snapshots/smp", test_smp);
+    g_test_add_func("/snapshots/file", test_file);
     return g_test_run();
 }

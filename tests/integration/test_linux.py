@@ -124,7 +124,7 @@ def test_recorded_session_with_disks_network_rng_and_module(rewind, linux, disks
     sums = {raw: sha256(raw), qcow2: sha256(qcow2)}
     server = Server()
     bundle = str(tmp_path / "session.bundle")
-    con = GuestConsole([rewind, "record", "-o", bundle,
+    con = GuestConsole([rewind, "record", "-o", bundle, "--snapshot-every", "10M",
                         *boot_args(linux, 2, "console=ttyS0 rewind.shell"),
                         "-drive", f"file={raw},format=raw,if=virtio",
                         "-drive", f"file={qcow2},format=qcow2,if=virtio",
@@ -190,6 +190,23 @@ def test_recorded_session_with_disks_network_rng_and_module(rewind, linux, disks
     assert server.clients == 1
     for path, digest in sums.items():
         assert sha256(path) == digest, path
+
+    # the periodic snapshots (disks, network and rng devices in them): a
+    # replay from any ends exactly as the recording did
+    snaps = os.path.join(bundle, "snapshots.qcow2")
+    chk = subprocess.run(["qemu-img", "check", snaps], capture_output=True, text=True)
+    assert chk.returncode == 0 and "No errors" in chk.stdout, chk.stdout + chk.stderr
+    listing = subprocess.run([rewind, "snapshot", "list", bundle], capture_output=True,
+                             text=True).stdout
+    names = re.findall(r"^\d+\s+(periodic-\d+)\s", listing, re.M)
+    assert len(names) >= 4, listing
+    for name in (names[1], names[len(names) // 2], names[-1]):
+        p = subprocess.run([rewind, "replay", bundle, "-loadvm", name],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+        assert p.returncode == 0, (name, p.stderr.decode()[-2000:])
+        assert b"diverged" not in p.stderr
+        assert recorded.endswith(p.stdout), name
+        assert b"replay: end of recording" in p.stderr
 
 
 @pytest.fixture

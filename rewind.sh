@@ -80,6 +80,7 @@ case "${1:-}" in
     test) run_tests ;;
     bench) setup; b=0; /usr/bin/python3 tests/perf/bench.py || b=$?
            /usr/bin/python3 tests/perf/reverse_bench.py || b=$?
+           /usr/bin/python3 tests/perf/snapshot_bench.py || b=$?
            /usr/bin/python3 tests/perf/linux_boot.py || b=$?; exit $b ;;
     *) echo "usage: $0 setup|demo|test|bench" >&2; exit 2 ;;
 esac

@@ -34,7 +34,6 @@ static struct {
     const char *loadvm;     /* replaying: start from this snapshot */
 } rr = { .opts.snapshot_count = -1 };
 
-#define BUNDLE_SNAPSHOTS "snapshots.qcow2"
 /* rrsnapmode=periodic without rrsnaptime: one every this many seconds */
 #define DEFAULT_SNAPSHOT_SECONDS 10
 

@@ -461,7 +461,7 @@ void bundle_print_summary(const Bundle *b, FILE *out)
     fprintf(out, "check every:  %" PRIu64 " instructions\n", b->opts.check_every);
     if (b->opts.snapshot_every || b->opts.snapshot_time || b->opts.snapshot_count >= 0 ||
         b->opts.snapshot_mem || b->opts.rrsnapshot || b->opts.rrsnapmode) {
-        fprintf(out, "snapshots:   ");
+        fprintf(out, "snap options:");
         if (b->opts.rrsnapshot)
             fprintf(out, " initial '%s'", b->opts.rrsnapshot);
         if (b->opts.rrsnapmode)
@@ -474,7 +474,7 @@ void bundle_print_summary(const Bundle *b, FILE *out)
             fprintf(out, " keep %" PRId64, b->opts.snapshot_count);
         if (b->opts.snapshot_mem)
             fprintf(out, " memory %" PRIu64 " MiB", b->opts.snapshot_mem >> 20);
-        fprintf(out, " (stored; not taken yet)\n");
+        fprintf(out, "\n");
     }
     if (b->finished)
         fprintf(out, "recording:    ended at icount %" PRIu64 ", %s %d\n", b->end_icount,

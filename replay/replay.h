@@ -353,14 +353,17 @@ bool replay_request_reset(ReplaySession *s, Machine *m, char *err, size_t errlen
 /* ---- Bundles (bundle.c) ------------------------------------------------
  * A recording is a directory: "manifest" (a GLib key file: Rewind's
  * version, the machine configuration, record options, and the path, size
- * and SHA-256 of every input file), "events.rlog" (the event log) and,
- * later, snapshot files. See docs/record-replay.md. */
+ * and SHA-256 of every input file), "events.rlog" (the event log), the
+ * disks' overlays and, when the recording keeps snapshots,
+ * "snapshots.qcow2". See docs/record-replay.md. */
 
 #define BUNDLE_MANIFEST "manifest"
 #define BUNDLE_EVENTS   "events.rlog"
+#define BUNDLE_SNAPSHOTS "snapshots.qcow2"
 
-/* Options of a recording kept in the manifest. Snapshot options are stored
- * now and take effect when snapshots land. 0 / NULL = not given. */
+/* Options of a recording kept in the manifest (the snapshot options say
+ * what the recording's snapshots.qcow2 holds; snapshot_mem is the replay's
+ * in-memory budget). 0 / NULL = not given. */
 typedef struct BundleOptions {
     uint64_t check_every;       /* check period, instructions */
     uint64_t snapshot_every;    /* instructions between snapshots */

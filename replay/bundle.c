@@ -78,38 +78,34 @@ static char *abs_path(const char *p)
     return g_canonicalize_filename(p, NULL);
 }
 
-/* Writes the manifest atomically (a temporary file renamed over it) but
- * without fsync, which glib's file setters always do: two fsyncs cost more
- * than recording a short run, and the event log is not synced either (a
- * host crash loses the recording in any case). */
-static bool save(GKeyFile *kf, const char *dir, char *err, size_t errlen)
+/* Writes kf's text to the manifest, replacing it ("wb") or after it
+ * ("ab"). No temporary file and rename, and no fsync (which glib's file
+ * setters always do): when the manifest is written the recorder has
+ * already truncated the event log, so an older recording in the bundle is
+ * gone anyway, and the log is not synced either (a host crash loses the
+ * recording in any case); a rename or an fsync costs more than recording a
+ * short run. */
+static bool write_manifest(GKeyFile *kf, const char *dir, const char *mode, char *err,
+                           size_t errlen)
 {
     char *path = g_build_filename(dir, BUNDLE_MANIFEST, NULL);
-    char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
     gsize len;
     char *data = g_key_file_to_data(kf, &len, NULL);
     bool ok = false;
-    FILE *f = fopen(tmp, "wb");
+    FILE *f = fopen(path, mode);
     if (!f) {
-        snprintf(err, errlen, "%s: %s", tmp, g_strerror(errno));
+        snprintf(err, errlen, "%s: %s", path, g_strerror(errno));
     } else {
-        bool wrote = fwrite(data, 1, len, f) == len;
+        ok = (mode[0] != 'a' || fputc('\n', f) != EOF) && fwrite(data, 1, len, f) == len;
         int werr = errno;
-        if (fclose(f) != 0 && wrote) {
-            wrote = false;
+        if (fclose(f) != 0 && ok) {
+            ok = false;
             werr = errno;
         }
-        if (!wrote)
-            snprintf(err, errlen, "%s: %s", tmp, g_strerror(werr));
-        else if (rename(tmp, path) != 0)
-            snprintf(err, errlen, "%s: %s", path, g_strerror(errno));
-        else
-            ok = true;
         if (!ok)
-            unlink(tmp);
+            snprintf(err, errlen, "%s: %s", path, g_strerror(werr));
     }
     g_free(data);
-    g_free(tmp);
     g_free(path);
     return ok;
 }
@@ -198,7 +194,7 @@ bool bundle_create(const char *dir, const MachineConfig *cfg, const BundleOption
         g_key_file_set_string(kf, "record", "snapshot_mode", opts->rrsnapmode);
 
     if (ok)
-        ok = save(kf, dir, err, errlen);
+        ok = write_manifest(kf, dir, "wb", err, errlen);
     g_free(bios_abs);
     g_key_file_free(kf);
     return ok;
@@ -228,15 +224,15 @@ static GKeyFile *load(const char *dir, char *err, size_t errlen)
 bool bundle_finish(const char *dir, uint64_t end_icount, int exit_status, bool guest_exited,
                    uint64_t log_bytes, uint64_t net_tx_frames, char *err, size_t errlen)
 {
-    GKeyFile *kf = load(dir, err, errlen);
-    if (!kf)
-        return false;
+    /* appended to what bundle_create wrote; a section cut short by a crash
+     * reads as an unfinished recording */
+    GKeyFile *kf = g_key_file_new();
     g_key_file_set_uint64(kf, "recording", "end_icount", end_icount);
     g_key_file_set_integer(kf, "recording", "exit_status", exit_status);
     g_key_file_set_boolean(kf, "recording", "guest_exited", guest_exited);
     g_key_file_set_uint64(kf, "recording", "log_bytes", log_bytes);
     g_key_file_set_uint64(kf, "recording", "net_tx_frames", net_tx_frames);
-    bool ok = save(kf, dir, err, errlen);
+    bool ok = write_manifest(kf, dir, "ab", err, errlen);
     g_key_file_free(kf);
     return ok;
 }
@@ -365,9 +361,12 @@ Bundle *bundle_open(const char *dir, char *err, size_t errlen)
     b->opts.rrsnapshot = g_key_file_get_string(kf, "record", "snapshot_name", NULL);
     b->opts.rrsnapmode = g_key_file_get_string(kf, "record", "snapshot_mode", NULL);
 
-    if (g_key_file_has_group(kf, "recording")) {
-        b->finished = true;
-        b->end_icount = g_key_file_get_uint64(kf, "recording", "end_icount", NULL);
+    GError *ge = NULL;
+    if (g_key_file_has_group(kf, "recording") &&
+        g_key_file_has_key(kf, "recording", "net_tx_frames", NULL)) {
+        b->end_icount = g_key_file_get_uint64(kf, "recording", "end_icount", &ge);
+        b->finished = !ge;
+        g_clear_error(&ge);
         b->net_tx_frames = g_key_file_get_uint64(kf, "recording", "net_tx_frames", NULL);
         b->exit_status = g_key_file_get_integer(kf, "recording", "exit_status", NULL);
         b->guest_exited = g_key_file_get_boolean(kf, "recording", "guest_exited", NULL);
@@ -476,12 +475,14 @@ void bundle_print_summary(const Bundle *b, FILE *out)
             fprintf(out, " memory %" PRIu64 " MiB", b->opts.snapshot_mem >> 20);
         fprintf(out, "\n");
     }
-    if (b->finished)
+    if (b->finished) {
         fprintf(out, "recording:    ended at icount %" PRIu64 ", %s %d\n", b->end_icount,
                 b->guest_exited ? "guest exit status" : "stopped from outside, status",
                 b->exit_status);
-    if (b->finished && c->nic_user)
-        fprintf(out, "network:      the guest sent %" PRIu64 " frames\n", b->net_tx_frames);
-    else
+        if (c->nic_user)
+            fprintf(out, "network:      the guest sent %" PRIu64 " frames\n",
+                    b->net_tx_frames);
+    } else {
         fprintf(out, "recording:    no end section (the recorder did not finish)\n");
+    }
 }

@@ -129,6 +129,25 @@ def test_missing_or_garbled_manifest(rewind, tmp_path):
     assert rep.returncode == 2 and b"no manifest" in rep.stderr
 
 
+def test_end_section_cut_short(rewind, tmp_path):
+    """The recorder appends the manifest's [recording] section last; one cut
+    short (a crash while writing it) reads as an unfinished recording, and
+    the replay still runs to the end of the log."""
+    bundle = str(tmp_path / "b")
+    rec = record(rewind, bundle, guest("uart"))
+    path = os.path.join(bundle, "manifest")
+    with open(path) as f:
+        text = f.read()
+    assert text.rstrip().splitlines()[-1].startswith("net_tx_frames=")
+    with open(path, "w") as f:
+        f.write(text[:text.rindex("net_tx_frames=")])
+    info = subprocess.run([rewind, "info", bundle], capture_output=True, text=True)
+    assert "no end section" in info.stdout and "ended at" not in info.stdout, info.stdout
+    rep = replay(rewind, bundle)
+    assert rep.returncode == 0, rep.stderr
+    assert rep.stdout == rec.stdout
+
+
 def test_divergence_is_detected(rewind, tmp_path):
     """A different icount shift forced into the manifest changes when the
     timer fires: replay must stop and say where, not go silently wrong."""

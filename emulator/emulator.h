@@ -308,6 +308,12 @@ void machine_ram_clear_dirty(Machine *m);
 /* Writes a whole page (for restoring it) and invalidates the decoded
  * instructions it holds. Does not mark it dirty. */
 void machine_ram_write_page(Machine *m, uint64_t page, const void *data);
+/* Pages of RAM the host never backed (never touched since the machine
+ * started, so all zero): bit n%64 of word n/64 set, in a bitmap of
+ * machine_ram_pages bits the caller provides. False when the host cannot
+ * tell (no /proc/self/pagemap): then no page is known. Lets a first
+ * snapshot skip reading (and faulting in) untouched RAM. */
+bool machine_ram_untouched(const Machine *m, uint64_t *bitmap);
 /* Marks a page written (a state brought in from outside a snapshot store,
  * for the store to look at on its next take). No-op before tracking. */
 void machine_ram_mark_dirty(Machine *m, uint64_t page);

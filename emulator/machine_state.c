@@ -25,9 +25,11 @@
  * snapshot pays nothing. */
 #include "cpu.h"
 
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define HART_STATE_BYTES offsetof(Hart, tlb_load)
 #define ALIGN8(n) (((n) + 7) & ~(size_t)7)
@@ -200,6 +202,39 @@ void machine_ram_clear_dirty(Machine *m)
         memset(m->ram_dirty, 0, words * sizeof(uint64_t));
     for (int i = 0; i < m->nharts; i++)
         hart_tlb_flush_store(m->harts[i]);
+}
+
+bool machine_ram_untouched(const Machine *m, uint64_t *bitmap)
+{
+    uint64_t npages = machine_ram_pages(m);
+    memset(bitmap, 0, (size_t)((npages + 63) / 64) * 8);
+    if (sysconf(_SC_PAGESIZE) != PAGE_SIZE)
+        return false;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    /* one u64 per host page: bit 63 present, bit 62 swapped; neither means
+     * the anonymous page was never backed (or was dropped) and reads zero */
+    enum { BATCH = 4096 };
+    uint64_t *e = g_new(uint64_t, BATCH);
+    uint64_t first = (uint64_t)(uintptr_t)m->ram / PAGE_SIZE;
+    bool ok = true;
+    for (uint64_t p = 0; p < npages && ok; p += BATCH) {
+        uint64_t n = npages - p < BATCH ? npages - p : BATCH;
+        ssize_t got = pread(fd, e, n * 8, (off_t)((first + p) * 8));
+        if (got != (ssize_t)(n * 8)) {
+            ok = false;
+            break;
+        }
+        for (uint64_t i = 0; i < n; i++)
+            if (!(e[i] >> 62))
+                bitmap[(p + i) / 64] |= 1ull << ((p + i) % 64);
+    }
+    g_free(e);
+    close(fd);
+    if (!ok)
+        memset(bitmap, 0, (size_t)((npages + 63) / 64) * 8);
+    return ok;
 }
 
 void machine_ram_mark_dirty(Machine *m, uint64_t page)

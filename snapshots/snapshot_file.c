@@ -435,9 +435,21 @@ static bool save_pages(SaveCtx *c, Machine *m, bool tracked)
             }
         }
     } else {
-        for (uint64_t p = 0; p < L->ram_pages; p++)
-            if (!save_ram_page(c, m, p))
-                return false;
+        /* RAM the host never backed is zero: no need to read it */
+        uint64_t *untouched = g_new(uint64_t, (L->ram_pages + 63) / 64 + 1);
+        machine_ram_untouched(m, untouched);
+        bool ok = true;
+        for (uint64_t p = 0; p < L->ram_pages && ok; p++) {
+            if ((untouched[p / 64] >> (p % 64)) & 1) {
+                if (c->nh[p] != 0)
+                    ok = save_ram_page(c, m, p);
+                continue;
+            }
+            ok = save_ram_page(c, m, p);
+        }
+        g_free(untouched);
+        if (!ok)
+            return false;
     }
     for (int d = 0; d < L->ndisks; d++) {
         uint64_t n = L->disk_pages[d];
@@ -737,7 +749,12 @@ static bool apply_pages(LoadCtx *c, Machine *m, bool tracked)
 {
     const Layout *L = &c->L;
     bool ok = true;
+    uint64_t *untouched = g_new(uint64_t, (L->ram_pages + 63) / 64 + 1);
+    machine_ram_untouched(m, untouched);
     for (uint64_t p = 0; p < L->ram_pages; p++) {
+        /* zero here and in the snapshot: nothing to read or write */
+        if (c->nh[p] == 0 && ((untouched[p / 64] >> (p % 64)) & 1))
+            continue;
         const uint8_t *cur = machine_ram_page(m, p);
         const uint8_t *want = zero_page;
         if (c->nh[p] != 0) {
@@ -754,6 +771,7 @@ static bool apply_pages(LoadCtx *c, Machine *m, bool tracked)
         if (!tracked)
             machine_ram_mark_dirty(m, p);
     }
+    g_free(untouched);
     for (int d = 0; d < L->ndisks; d++) {
         uint64_t g0 = disk_first(L, d);
         for (uint64_t p = 0; p < L->disk_pages[d]; p++) {

@@ -264,8 +264,14 @@ int snapstore_take(SnapStore *s, uint64_t log_pos)
     const uint64_t *dirty = first ? NULL : machine_ram_dirty_bitmap(m);
     uint64_t copied = 0, seen = 0;
     uint64_t nwords = (npages + 63) / 64;
+    /* a first take need not read RAM the host never backed: it is zero */
+    uint64_t *untouched = NULL;
+    if (first) {
+        untouched = g_new(uint64_t, nwords ? nwords : 1);
+        machine_ram_untouched(m, untouched);
+    }
     for (uint64_t w = 0; w < nwords; w++) {
-        uint64_t bits = dirty ? dirty[w] : ~0ull;
+        uint64_t bits = dirty ? dirty[w] : ~untouched[w];
         if (w == nwords - 1 && npages % 64)
             bits &= (1ull << (npages % 64)) - 1;
         while (bits) {
@@ -281,6 +287,7 @@ int snapstore_take(SnapStore *s, uint64_t log_pos)
             copied++;
         }
     }
+    g_free(untouched);
     machine_ram_clear_dirty(m);
 
     uint64_t disk_copied = 0, disk_seen = 0;

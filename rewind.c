@@ -31,6 +31,8 @@ static struct {
     Bundle *b;              /* replaying: the manifest */
     bool quit;              /* the run ended by a request from outside */
     RecordSnaps *snaps;     /* recording: the snapshots on disk */
+    GThread *manifest;      /* recording: writes the manifest meanwhile */
+    struct ManifestJob *manifest_job;
     const char *loadvm;     /* replaying: start from this snapshot */
 } rr = { .opts.snapshot_count = -1 };
 
@@ -419,6 +421,44 @@ static char *bundle_events_path(void)
     return g_build_filename(rr.bundle, BUNDLE_EVENTS, NULL);
 }
 
+/* The manifest hashes every input file (a Linux kernel and initrd: tens of
+ * ms), so a thread writes it while the machine is built and runs;
+ * rr_join_manifest waits for it before the recording's end is appended,
+ * and on every way out before that. */
+typedef struct ManifestJob {
+    const MachineConfig *cfg;   /* cmd_run's, alive until the join */
+    char err[1024];
+} ManifestJob;
+
+static gpointer manifest_thread(gpointer opaque)
+{
+    ManifestJob *j = opaque;
+    bool ok = bundle_create(rr.bundle, j->cfg, &rr.opts, j->err, sizeof j->err);
+    return GINT_TO_POINTER(ok);
+}
+
+static void rr_start_manifest(const MachineConfig *cfg)
+{
+    ManifestJob *j = g_new0(ManifestJob, 1);
+    j->cfg = cfg;
+    rr.manifest_job = j;
+    rr.manifest = g_thread_new("manifest", manifest_thread, j);
+}
+
+/* False (with the message printed) if the manifest could not be written. */
+static bool rr_join_manifest(void)
+{
+    if (!rr.manifest)
+        return true;
+    bool ok = GPOINTER_TO_INT(g_thread_join(rr.manifest));
+    if (!ok)
+        fprintf(stderr, "rewind: %s\n", rr.manifest_job->err);
+    rr.manifest = NULL;
+    g_free(rr.manifest_job);
+    rr.manifest_job = NULL;
+    return ok;
+}
+
 /* Before the machine exists: opens the session and settles the
  * configuration (replaying: the manifest's, keeping the session's serial).
  * Returns -1 to go on, else the exit status. */
@@ -452,6 +492,9 @@ static int rr_before_machine(MachineConfig *cfg, const RunOptions *ro)
             fprintf(stderr, "rewind: %s\n", err);
             return EXIT_USAGE;
         }
+        /* cfg is final: the manifest is written while the machine is
+         * built and runs */
+        rr_start_manifest(cfg);
         return -1;
     }
     rr.b = bundle_open(rr.bundle, err, sizeof err);
@@ -530,16 +573,10 @@ static bool rr_start_snapshots(Machine *m)
     return ok;
 }
 
-static int rr_after_machine(Machine *m, const MachineConfig *cfg, Monitor *mon)
+static int rr_after_machine(Machine *m, Monitor *mon)
 {
-    char err[1024];
     if (!rr.rs)
         return -1;
-    if (rr.mode == REPLAY_MODE_RECORD &&
-        !bundle_create(rr.bundle, cfg, &rr.opts, err, sizeof err)) {
-        fprintf(stderr, "rewind: %s\n", err);
-        return EXIT_USAGE;
-    }
     replay_session_attach(rr.rs, m);
     if (rr.mode == REPLAY_MODE_RECORD && !rr_start_snapshots(m))
         return EXIT_USAGE;
@@ -586,9 +623,11 @@ static int rr_finish(Machine *m, int code, bool guest_exited)
         struct stat st;
         uint64_t bytes = stat(ev, &st) == 0 ? (uint64_t)st.st_size : 0;
         g_free(ev);
-        if (!bundle_finish(rr.bundle, machine_icount(m), code, guest_exited && !rr.quit, bytes,
-                           machine_net_tx_frames(m),
-                           err, sizeof err)) {
+        if (!rr_join_manifest()) {
+            ok = false;
+        } else if (!bundle_finish(rr.bundle, machine_icount(m), code,
+                                  guest_exited && !rr.quit, bytes, machine_net_tx_frames(m),
+                                  err, sizeof err)) {
             fprintf(stderr, "rewind: %s\n", err);
             ok = false;
         }
@@ -694,10 +733,12 @@ static int cmd_run(int argc, char **argv)
     Machine *m = machine_new(&cfg, err, sizeof(err));
     if (!m) {
         fprintf(stderr, "rewind: %s\n", err);
+        rr_join_manifest();
         replay_session_free(rr.rs);
         return EXIT_USAGE;
     }
     if (cfg.dumpdtb) {
+        rr_join_manifest();
         machine_free(m);
         return 0;
     }
@@ -722,14 +763,16 @@ static int cmd_run(int argc, char **argv)
         bool mux = !strcmp(ro.monitor, "stdio") && cfg.serial == SERIAL_STDIO;
         if (!monitor_open(mon, ro.monitor, mux, !ro.serial_mux, err, sizeof(err))) {
             fprintf(stderr, "rewind: %s\n", err);
+            rr_join_manifest();
             gdbstub_free(stub);
             monitor_free(mon);
             machine_free(m);
             return EXIT_USAGE;
         }
     }
-    rc = rr_after_machine(m, &cfg, mon);
+    rc = rr_after_machine(m, mon);
     if (rc >= 0) {
+        rr_join_manifest();
         gdbstub_free(stub);
         monitor_free(mon);
         replay_session_free(rr.rs);

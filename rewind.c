@@ -34,6 +34,9 @@ static struct {
     GThread *manifest;      /* recording: writes the manifest meanwhile */
     struct ManifestJob *manifest_job;
     const char *loadvm;     /* replaying: start from this snapshot */
+    bool add;               /* rewind snapshot add: replay to add_icount */
+    uint64_t add_icount;
+    const char *add_name;
 } rr = { .opts.snapshot_count = -1 };
 
 /* rrsnapmode=periodic without rrsnaptime: one every this many seconds */
@@ -58,7 +61,7 @@ static void print_usage(FILE *f)
             "       rewind replay BUNDLE [-gdb DEV] [-s] [-S] [-serial ...] [-monitor ...]\n"
             "                     [-accel ...] [-loadvm SNAPSHOT]\n"
             "       rewind info BUNDLE\n"
-            "       rewind snapshot list|delete BUNDLE [NAME]\n"
+            "       rewind snapshot list|delete|add BUNDLE [NAME | ICOUNT [NAME]]\n"
             "\n"
             "Runs a RISC-V virt machine (QEMU's option names and meanings):\n"
             "  -machine virt        the board (the only one)\n"
@@ -703,6 +706,76 @@ static Reverse *rr_reverse_new(Machine *m)
     return rev;
 }
 
+/* rewind snapshot add: replays to rr.add_icount (from the nearest
+ * snapshot of the file before it) and adds a snapshot there. The file owns
+ * the dirty tracking (no in-memory store here), so the new snapshot shares
+ * every page the replay did not write with the one it started from. */
+static int rr_snapshot_add(Machine *m)
+{
+    char err[1024];
+    char *path = g_build_filename(rr.bundle, BUNDLE_SNAPSHOTS, NULL);
+    char *name = rr.add_name ? g_strdup(rr.add_name)
+                             : g_strdup_printf("icount-%" PRIu64, rr.add_icount);
+    int rc = 1;
+    SnapFile *f = g_file_test(path, G_FILE_TEST_EXISTS) ? snapfile_open(path, true, err, sizeof err)
+                                                        : snapfile_create(path, err, sizeof err);
+    if (!f) {
+        fprintf(stderr, "rewind: %s\n", err);
+        goto out;
+    }
+    if (snapfile_find(f, name) >= 0) {
+        fprintf(stderr, "rewind: %s: a snapshot named '%s' exists already\n", path, name);
+        goto out;
+    }
+    int from = snapfile_find_before(f, rr.add_icount);
+    if (from >= 0) {
+        uint8_t buf[SNAPFILE_POS_MAX];
+        size_t len = 0;
+        RLogPos pos;
+        if (!snapfile_load(f, from, m, buf, &len, true, err, sizeof err) ||
+            len != sizeof pos) {
+            fprintf(stderr, "rewind: %s\n", len != sizeof pos ? "bad log position" : err);
+            goto out;
+        }
+        memcpy(&pos, buf, sizeof pos);
+        if (!replay_session_seek(rr.rs, &pos, err, sizeof err)) {
+            fprintf(stderr, "rewind: %s\n", err);
+            goto out;
+        }
+    }
+    console_mute_output(true);
+    while (machine_icount(m) < rr.add_icount) {
+        RunResult r = replay_run(rr.rs, m, rr.add_icount - machine_icount(m));
+        if (r == RUN_EXIT || r == RUN_REPLAY_END || r == RUN_REPLAY_DIVERGED)
+            break;
+    }
+    console_mute_output(false);
+    if (replay_session_diverged(rr.rs)) {
+        fprintf(stderr, "rewind: %s\n", replay_session_message(rr.rs));
+        goto out;
+    }
+    if (machine_icount(m) != rr.add_icount) {
+        fprintf(stderr, "rewind: %s: the recording ends at icount %" PRIu64 ", before %" PRIu64
+                "\n", rr.bundle, machine_icount(m), rr.add_icount);
+        goto out;
+    }
+    RLogPos pos = replay_session_tell(rr.rs);
+    if (snapfile_save(f, m, name, &pos, sizeof pos, true, err, sizeof err) < 0) {
+        fprintf(stderr, "rewind: %s\n", err);
+        goto out;
+    }
+    printf("added snapshot '%s' at icount %" PRIu64 " to %s\n", name, rr.add_icount, path);
+    rc = 0;
+out:
+    if (f && !snapfile_close(f, err, sizeof err)) {
+        fprintf(stderr, "rewind: %s\n", err);
+        rc = 1;
+    }
+    g_free(name);
+    g_free(path);
+    return rc;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     MachineConfig cfg;
@@ -771,6 +844,8 @@ static int cmd_run(int argc, char **argv)
         }
     }
     rc = rr_after_machine(m, mon);
+    if (rc < 0 && rr.add)
+        rc = rr_snapshot_add(m);
     if (rc >= 0) {
         rr_join_manifest();
         gdbstub_free(stub);
@@ -1018,15 +1093,28 @@ static void print_snapshots(const SnapFile *f, FILE *out)
     }
 }
 
-/* rewind snapshot list BUNDLE | rewind snapshot delete BUNDLE NAME */
+/* An instruction count: a number with an optional k/M/G/T suffix. */
+static bool parse_count(const char *s, uint64_t *out);
+
+/* rewind snapshot list BUNDLE | delete BUNDLE NAME | add BUNDLE ICOUNT [NAME] */
 static int cmd_snapshot(int argc, char **argv)
 {
     char err[1024];
     bool list = argc == 2 && !strcmp(argv[0], "list");
     bool del = argc == 3 && !strcmp(argv[0], "delete");
+    if ((argc == 3 || argc == 4) && !strcmp(argv[0], "add")) {
+        if (!parse_count(argv[2], &rr.add_icount) && strcmp(argv[2], "0") != 0)
+            usage_error("snapshot add: invalid instruction count '%s'", argv[2]);
+        rr.add = true;
+        rr.add_name = argc == 4 ? argv[3] : NULL;
+        rr.mode = REPLAY_MODE_REPLAY;
+        rr.bundle = g_strdup(argv[1]);
+        char *args[] = { "-serial", "null", NULL };
+        return cmd_run(2, args);
+    }
     if (!list && !del)
-        usage_error("snapshot: usage: rewind snapshot list BUNDLE, or rewind snapshot delete "
-                    "BUNDLE NAME");
+        usage_error("snapshot: usage: rewind snapshot list BUNDLE, rewind snapshot delete "
+                    "BUNDLE NAME, or rewind snapshot add BUNDLE ICOUNT [NAME]");
     char *path = g_build_filename(argv[1], BUNDLE_SNAPSHOTS, NULL);
     int rc = 0;
     SnapFile *f = NULL;

@@ -297,3 +297,38 @@ def test_damaged_file_is_reported_never_trusted(rewind, walk_bundle, tmp_path):
     p = subprocess.run([rewind, "snapshot", "list", bundle], capture_output=True, text=True)
     assert p.returncode != 0 or "periodic" in p.stdout
     assert "Traceback" not in p.stderr and "Segmentation" not in p.stderr
+
+
+def test_snapshot_add(rewind, walk_bundle, tmp_path):
+    """rewind snapshot add replays to an icount (from the file's nearest
+    snapshot before it) and adds one there, sharing what did not change;
+    a recording without snapshots gets its file."""
+    bundle = str(tmp_path / "copy")
+    shutil.copytree(walk_bundle[0], bundle)
+    path = os.path.join(bundle, "snapshots.qcow2")
+    size = os.path.getsize(path)
+    p = subprocess.run([rewind, "snapshot", "add", bundle, "10500000", "mid"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "added snapshot 'mid' at icount 10500000" in p.stdout
+    assert snapshots(rewind, bundle)["mid"] == 10_500_000
+    qemu_check(path)
+    # it shares the pages that replay from periodic-3 did not write
+    assert os.path.getsize(path) - size < 8 << 20
+    want = checksum(walk_bundle[2].stdout)
+    p = replay(rewind, bundle, ["-loadvm", "mid"])
+    assert p.returncode == 0 and checksum(p.stdout) == want, p.stderr
+    p = subprocess.run([rewind, "snapshot", "add", bundle, "10500000", "mid"],
+                       capture_output=True, text=True)
+    assert p.returncode == 1 and "exists already" in p.stderr, p.stderr
+    p = subprocess.run([rewind, "snapshot", "add", bundle, "1G"], capture_output=True, text=True)
+    assert p.returncode == 1 and "the recording ends at icount" in p.stderr, p.stderr
+    # a recording that kept none
+    plain = str(tmp_path / "plain")
+    record(rewind, plain, walk_bundle[1], smp=2)
+    p = subprocess.run([rewind, "snapshot", "add", plain, "7M"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert snapshots(rewind, plain) == {"icount-7000000": 7_000_000}
+    p = replay(rewind, plain, ["-loadvm", "icount-7000000"])
+    assert p.returncode == 0 and checksum(p.stdout) == want, p.stderr

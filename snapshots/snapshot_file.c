@@ -20,6 +20,7 @@
  * base snapshot's is compared byte for byte with it and shared when equal.
  * The base is the last snapshot this SnapFile saved or loaded. */
 #include "snapshots.h"
+#include "build_id.h"
 #include "qcow2.h"
 
 #include <glib.h>
@@ -42,7 +43,7 @@ enum {
     H_MAGIC = 0,            /* 8 bytes */
     H_FORMAT = 8,           /* u32 */
     H_CRC = 12,             /* u32: CRC-32 of the page with this field 0 */
-    H_BUILD = 16,           /* 32 bytes: "rewind VERSION", NUL padded */
+    H_BUILD = 16,           /* 32 bytes: "rewind BUILD-ID", NUL padded */
     H_ICOUNT = 48,
     H_STATE_HASH = 56,      /* machine_state_hash, for messages and checks */
     H_RAM_PAGES = 64,
@@ -125,7 +126,7 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 static void build_string(char out[32])
 {
     memset(out, 0, 32);
-    snprintf(out, 32, "rewind %s", REWIND_VERSION);
+    snprintf(out, 32, "rewind %s", REWIND_BUILD_ID);
 }
 
 /* ---- page checksums ---- */

@@ -332,3 +332,40 @@ def test_snapshot_add(rewind, walk_bundle, tmp_path):
     assert snapshots(rewind, plain) == {"icount-7000000": 7_000_000}
     p = replay(rewind, plain, ["-loadvm", "icount-7000000"])
     assert p.returncode == 0 and checksum(p.stdout) == want, p.stderr
+
+
+def test_gdb_steps_both_ways_after_a_file_load(rewind, walk_bundle, tmp_path, gdb_multiarch):
+    """Under gdb-multiarch, after a seek that loaded a file snapshot:
+    stepi five times, reverse-stepi five times through the same pcs, and
+    a breakpoint hit by continue is found again by reverse-continue."""
+    from gdb_driver import Gdb
+    bundle, elf, _ = walk_bundle
+    end = int(manifest(bundle)["recording"]["end_icount"])
+    r = Replay(rewind, bundle, tmp_path, gdb=True)
+    g = Gdb(elf)
+    try:
+        g.connect(r.gdb_path)
+        g.cmd("monitor replay_seek 2000000")
+        g.cmd("monitor replay_seek %d" % (end - 20000))
+        g.cmd("maintenance flush register-cache")
+        assert r.icount() == end - 20000
+        snaps = r.mon.cmd("info snapshots")
+        assert re.search(r"^\S+\s+\S+\s+%d\s" % (end // 3_000_000 * 3_000_000), snaps, re.M)
+        pcs = [g.pc()]
+        for _ in range(5):
+            g.run("stepi")
+            pcs.append(g.pc())
+        for i in range(5):
+            g.run("reverse-stepi")
+            assert g.pc() == pcs[-2 - i], (i, pcs)
+        g.cmd("break uart_putc")
+        s = g.run("continue")
+        assert s.reason == "breakpoint-hit", s
+        hit, at = g.pc(), r.icount()
+        g.run("stepi")
+        g.run("stepi")
+        s = g.run("reverse-continue")
+        assert s.reason == "breakpoint-hit" and g.pc() == hit and r.icount() == at, s
+    finally:
+        g.close()
+        r.close()

@@ -19,6 +19,7 @@
  * size up to whole sectors, reads the missing tail as zeros and extends the
  * file when the guest writes there; so does this. */
 #include "block.h"
+#include "emulator.h"
 #include "block_qcow2.h"
 
 #include <fcntl.h>
@@ -430,28 +431,6 @@ char **block_image_files(const char *path, BlockFormat fmt, char *err, size_t er
 #define OVL_VERSION 1u
 #define OVL_HEADER 32u
 #define OVL_RECORD (8u + BLOCK_PAGE_SIZE)
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
 
 static bool write_all(FILE *f, const void *p, size_t n, uLong *crc)
 {

@@ -24,6 +24,7 @@
  * recursively, at most QCOW2_MAX_CHAIN deep, and a file met twice (same
  * device and inode) is a loop. */
 #include "block_qcow2.h"
+#include "emulator.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -93,22 +94,6 @@ struct Qcow2 {
     uint64_t bsize;
 };
 
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t be64(const uint8_t *p)
-{
-    return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
-/* offset + len lies inside a file of file_size bytes (no overflow) */
-static bool inside(uint64_t offset, uint64_t len, uint64_t file_size)
-{
-    return offset <= file_size && len <= file_size - offset;
-}
-
 static bool file_size_of(int fd, uint64_t *size)
 {
     struct stat st;
@@ -128,7 +113,7 @@ static bool file_size_of(int fd, uint64_t *size)
 bool qcow2_probe(int fd)
 {
     uint8_t magic[4];
-    return pread(fd, magic, 4, 0) == 4 && be32(magic) == QCOW2_MAGIC;
+    return pread(fd, magic, 4, 0) == 4 && get_be32(magic) == QCOW2_MAGIC;
 }
 
 /* ---- opening ---- */
@@ -318,24 +303,24 @@ static Qcow2 *open_layer(const char *path, int fd, uint64_t file_size, int depth
     uint8_t fixed[V3_HEADER_LEN] = {0};
     if (!image_pread(fd, path, 0, fixed, sizeof fixed, err, errlen))
         goto fail;
-    if (be32(fixed) != QCOW2_MAGIC || file_size < 4) {
+    if (get_be32(fixed) != QCOW2_MAGIC || file_size < 4) {
         snprintf(err, errlen, "%s: not a qcow2 image", path);
         goto fail;
     }
-    q->version = be32(fixed + 4);
+    q->version = get_be32(fixed + 4);
     if (q->version != 2 && q->version != 3) {
         snprintf(err, errlen, "%s: qcow2 version %u is not supported (2 and 3 are)", path,
                  q->version);
         goto fail;
     }
-    uint32_t header_len = q->version == 2 ? V2_HEADER_LEN : be32(fixed + 100);
+    uint32_t header_len = q->version == 2 ? V2_HEADER_LEN : get_be32(fixed + 100);
     uint32_t min_len = q->version == 2 ? V2_HEADER_LEN : V3_HEADER_LEN;
     if (file_size < min_len || file_size < header_len) {
         snprintf(err, errlen, "%s: the qcow2 header is truncated (the file has %" G_GUINT64_FORMAT
                  " bytes)", path, file_size);
         goto fail;
     }
-    q->cluster_bits = be32(fixed + 20);
+    q->cluster_bits = get_be32(fixed + 20);
     if (q->cluster_bits < MIN_CLUSTER_BITS || q->cluster_bits > MAX_CLUSTER_BITS) {
         snprintf(err, errlen, "%s: unsupported qcow2 cluster size (cluster_bits %u; 9 to 21 "
                  "are supported)", path, q->cluster_bits);
@@ -355,12 +340,12 @@ static Qcow2 *open_layer(const char *path, int fd, uint64_t file_size, int depth
     if (!image_pread(fd, path, 0, hdr, hdr_len, err, errlen))
         goto fail;
 
-    uint64_t backing_off = be64(hdr + 8);
-    uint32_t backing_len = be32(hdr + 16);
+    uint64_t backing_off = get_be64(hdr + 8);
+    uint32_t backing_len = get_be32(hdr + 16);
     uint64_t ext_end = hdr_len;
     if (backing_off) {
         if (backing_len == 0 || backing_len > MAX_BACKING_NAME ||
-            !inside(backing_off, backing_len, hdr_len) || backing_off < header_len) {
+            !range_inside(backing_off, backing_len, hdr_len) || backing_off < header_len) {
             snprintf(err, errlen, "%s: invalid backing file name (offset " X64 ", %u bytes)",
                      path, backing_off, backing_len);
             goto fail;
@@ -377,10 +362,10 @@ static Qcow2 *open_layer(const char *path, int fd, uint64_t file_size, int depth
     const uint8_t *names = NULL;
     uint32_t names_len = 0;
     for (uint64_t pos = header_len; pos + 8 <= ext_end;) {
-        uint32_t type = be32(hdr + pos), len = be32(hdr + pos + 4);
+        uint32_t type = get_be32(hdr + pos), len = get_be32(hdr + pos + 4);
         if (type == EXT_END)
             break;
-        if (!inside(pos + 8, len, ext_end)) {
+        if (!range_inside(pos + 8, len, ext_end)) {
             snprintf(err, errlen, "%s: qcow2 header extension 0x%08x at " X64 " overruns the "
                      "header", path, type, pos);
             goto fail;
@@ -395,24 +380,24 @@ static Qcow2 *open_layer(const char *path, int fd, uint64_t file_size, int depth
         pos += 8 + (((uint64_t)len + 7) & ~7ull);
     }
 
-    uint32_t crypt = be32(hdr + 32);
+    uint32_t crypt = get_be32(hdr + 32);
     if (crypt) {
         snprintf(err, errlen, "%s: encrypted qcow2 images (%s) are not supported", path,
                  crypt == 1 ? "AES" : crypt == 2 ? "LUKS" : "unknown method");
         goto fail;
     }
     if (q->version == 3) {
-        if (!check_features(q, be64(hdr + 72), hdr, header_len, names, names_len, err,
+        if (!check_features(q, get_be64(hdr + 72), hdr, header_len, names, names_len, err,
                             errlen))
             goto fail;
-        if (be32(hdr + 96) > 6) {
-            snprintf(err, errlen, "%s: invalid qcow2 refcount order %u", path, be32(hdr + 96));
+        if (get_be32(hdr + 96) > 6) {
+            snprintf(err, errlen, "%s: invalid qcow2 refcount order %u", path, get_be32(hdr + 96));
             goto fail;
         }
     }
 
     /* virtual size and the L1 table */
-    uint64_t size = be64(hdr + 24);
+    uint64_t size = get_be64(hdr + 24);
     if (size > (1ull << 56)) {
         snprintf(err, errlen, "%s: invalid qcow2 virtual size %" G_GUINT64_FORMAT, path, size);
         goto fail;
@@ -420,8 +405,8 @@ static Qcow2 *open_layer(const char *path, int fd, uint64_t file_size, int depth
     q->size = size & ~511ull;
     uint64_t clusters = (size + q->cluster_size - 1) >> q->cluster_bits;
     uint64_t l1_needed = (clusters + (1ull << q->l2_bits) - 1) >> q->l2_bits;
-    q->l1_size = be32(hdr + 36);
-    uint64_t l1_offset = be64(hdr + 40);
+    q->l1_size = get_be32(hdr + 36);
+    uint64_t l1_offset = get_be64(hdr + 40);
     if ((uint64_t)q->l1_size * 8 > MAX_L1_BYTES) {
         snprintf(err, errlen, "%s: qcow2 L1 table too large (%u entries)", path, q->l1_size);
         goto fail;
@@ -437,7 +422,7 @@ static Qcow2 *open_layer(const char *path, int fd, uint64_t file_size, int depth
                      l1_offset);
             goto fail;
         }
-        if (!inside(l1_offset, (uint64_t)q->l1_size * 8, file_size)) {
+        if (!range_inside(l1_offset, (uint64_t)q->l1_size * 8, file_size)) {
             snprintf(err, errlen, "%s: L1 table at " X64 " lies outside the file (%"
                      G_GUINT64_FORMAT " bytes)", path, l1_offset, file_size);
             goto fail;
@@ -539,7 +524,7 @@ static bool l2_entry(Qcow2 *q, uint64_t guest, uint64_t *entry, char *err, size_
                  "to a cluster", q->path, l2_offset, guest);
         return false;
     }
-    if (!inside(l2_offset, q->cluster_size, q->file_size)) {
+    if (!range_inside(l2_offset, q->cluster_size, q->file_size)) {
         snprintf(err, errlen, "%s: L2 table at " X64 " for guest offset " X64 " lies outside "
                  "the file", q->path, l2_offset, guest);
         return false;

@@ -28,6 +28,7 @@
  * meets it. A writable open recounts every reference and refuses to write
  * when a stored refcount is below it. */
 #include "qcow2.h"
+#include "emulator.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -179,45 +180,6 @@ static bool fail(char *err, size_t errlen, const char *fmt, ...)
         va_end(ap);
     }
     return false;
-}
-
-static uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t be64(const uint8_t *p)
-{
-    return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
-
-/* offset + len lies inside a file of size bytes (no overflow) */
-static bool inside(uint64_t offset, uint64_t len, uint64_t size)
-{
-    return offset <= size && len <= size - offset;
 }
 
 static uint64_t div_up(uint64_t a, uint64_t b)
@@ -407,7 +369,7 @@ static const uint64_t *l2_get(Qcow2Image *q, uint64_t offset, const Snap *s, uin
              "cluster", q->path, s->name, offset, for_page(where, sizeof where, page));
         return NULL;
     }
-    if (!inside(offset, CLUSTER_SIZE, q->file_size)) {
+    if (!range_inside(offset, CLUSTER_SIZE, q->file_size)) {
         fail(err, errlen, "%s: snapshot '%s': L2 table at " X64 "%s lies outside the file ("
              U64 " bytes)", q->path, s->name, offset, for_page(where, sizeof where, page),
              q->file_size);
@@ -753,13 +715,13 @@ static bool write_refcounts(Qcow2Image *q, uint64_t *rt_offset, uint32_t *rt_clu
         if (!(q->rb_flags[i] & RB_MOVED))
             continue;
         for (unsigned j = 0; j < RB_ENTRIES; j++)
-            put16(block + 2 * j, rc_get(q, i * RB_ENTRIES + j));
+            put_be16(block + 2 * j, rc_get(q, i * RB_ENTRIES + j));
         if (!w_put(q, q->rb_next[i] >> CLUSTER_BITS, block, err, errlen))
             return false;
     }
     uint8_t *tbuf = g_malloc0(table_n << CLUSTER_BITS);
     for (uint64_t i = 0; i < nb; i++)
-        put64(tbuf + 8 * i, q->rb_next[i]);
+        put_be64(tbuf + 8 * i, q->rb_next[i]);
     bool ok = true;
     for (uint64_t k = 0; k < table_n && ok; k++)
         ok = w_put(q, table + k, tbuf + (k << CLUSTER_BITS), err, errlen);
@@ -774,17 +736,17 @@ static bool write_header(Qcow2Image *q, uint64_t rt_offset, uint32_t rt_clusters
                          uint64_t st_offset, char *err, size_t errlen)
 {
     uint8_t h[CLUSTER_SIZE] = {0};
-    put32(h, QCOW2_MAGIC);
-    put32(h + 4, 3);
-    put32(h + 20, CLUSTER_BITS);
-    put32(h + 36, q->active_l1_size);
-    put64(h + 40, q->active_l1_offset);
-    put64(h + 48, rt_offset);
-    put32(h + 56, rt_clusters);
-    put32(h + 60, nsn);
-    put64(h + 64, st_offset);
-    put32(h + 96, REFCOUNT_ORDER);
-    put32(h + 100, HEADER_LEN);
+    put_be32(h, QCOW2_MAGIC);
+    put_be32(h + 4, 3);
+    put_be32(h + 20, CLUSTER_BITS);
+    put_be32(h + 36, q->active_l1_size);
+    put_be64(h + 40, q->active_l1_offset);
+    put_be64(h + 48, rt_offset);
+    put_be32(h + 56, rt_clusters);
+    put_be32(h + 60, nsn);
+    put_be64(h + 64, st_offset);
+    put_be32(h + 96, REFCOUNT_ORDER);
+    put_be32(h + 100, HEADER_LEN);
     return write_at(q, 0, h, sizeof h, err, errlen);
 }
 
@@ -860,7 +822,7 @@ static bool check_table(const Qcow2Image *q, const char *what, uint64_t offset, 
                     offset);
     if (offset == 0)
         return fail(err, errlen, "%s: %s at offset 0 overlaps the header", q->path, what);
-    if (!inside(offset, len, q->file_size))
+    if (!range_inside(offset, len, q->file_size))
         return fail(err, errlen, "%s: %s at " X64 " (" U64 " bytes) lies outside the file ("
                     U64 " bytes)", q->path, what, offset, len, q->file_size);
     return true;
@@ -874,42 +836,42 @@ static bool read_header(Qcow2Image *q, uint32_t *nsn, uint64_t *incompat, char *
         return fail(err, errlen, "%s: not a qcow2 image", q->path);
     if (!read_at(q, 0, h, q->file_size < HEADER_LEN ? 4 : HEADER_LEN, err, errlen))
         return false;
-    if (be32(h) != QCOW2_MAGIC)
+    if (get_be32(h) != QCOW2_MAGIC)
         return fail(err, errlen, "%s: not a qcow2 image", q->path);
     if (q->file_size < HEADER_LEN)
         return fail(err, errlen, "%s: the qcow2 header is truncated (the file has " U64
                     " bytes)", q->path, q->file_size);
-    uint32_t version = be32(h + 4);
+    uint32_t version = get_be32(h + 4);
     if (version == 2)
         return fail(err, errlen, "%s: qcow2 version 2 (compat=0.10) is not supported; snapshot "
                     "files are version 3", q->path);
     if (version != 3)
         return fail(err, errlen, "%s: qcow2 version %u is not supported (only 3 is)", q->path,
                     version);
-    if (be64(h + 8) || be32(h + 16))
+    if (get_be64(h + 8) || get_be32(h + 16))
         return fail(err, errlen, "%s: the image has a backing file; snapshot files have none",
                     q->path);
-    if (be32(h + 20) != CLUSTER_BITS)
+    if (get_be32(h + 20) != CLUSTER_BITS)
         return fail(err, errlen, "%s: cluster_bits is %u; snapshot files have 4096-byte "
-                    "clusters (12)", q->path, be32(h + 20));
-    if (be64(h + 24))
+                    "clusters (12)", q->path, get_be32(h + 20));
+    if (get_be64(h + 24))
         return fail(err, errlen, "%s: the image has a virtual disk of " U64 " bytes; snapshot "
-                    "files have none", q->path, be64(h + 24));
-    if (be32(h + 32))
+                    "files have none", q->path, get_be64(h + 24));
+    if (get_be32(h + 32))
         return fail(err, errlen, "%s: the image is encrypted", q->path);
-    if (be32(h + 96) != REFCOUNT_ORDER)
+    if (get_be32(h + 96) != REFCOUNT_ORDER)
         return fail(err, errlen, "%s: refcount_order is %u; snapshot files have 16-bit "
-                    "refcounts (4)", q->path, be32(h + 96));
-    uint32_t header_len = be32(h + 100);
+                    "refcounts (4)", q->path, get_be32(h + 96));
+    uint32_t header_len = get_be32(h + 100);
     if (header_len < HEADER_LEN || header_len % 8 || header_len > CLUSTER_SIZE)
         return fail(err, errlen, "%s: invalid qcow2 header length %u", q->path, header_len);
-    *incompat = be64(h + 72);
+    *incompat = get_be64(h + 72);
     if (*incompat & ~(INCOMPAT_DIRTY | INCOMPAT_CORRUPT))
         return fail(err, errlen, "%s: unsupported qcow2 incompatible features (" X64 ")",
                     q->path, *incompat & ~(INCOMPAT_DIRTY | INCOMPAT_CORRUPT));
 
-    q->active_l1_size = be32(h + 36);
-    q->active_l1_offset = be64(h + 40);
+    q->active_l1_size = get_be32(h + 36);
+    q->active_l1_offset = get_be64(h + 40);
     if (q->active_l1_size > MAX_L1_ENTRIES)
         return fail(err, errlen, "%s: active L1 table too large (%u entries)", q->path,
                     q->active_l1_size);
@@ -917,8 +879,8 @@ static bool read_header(Qcow2Image *q, uint32_t *nsn, uint64_t *incompat, char *
                                           (uint64_t)q->active_l1_size * 8, err, errlen))
         return false;
 
-    q->rt_offset = be64(h + 48);
-    q->rt_clusters = be32(h + 56);
+    q->rt_offset = get_be64(h + 48);
+    q->rt_clusters = get_be32(h + 56);
     if (q->rt_clusters == 0 || q->rt_clusters > MAX_REFTABLE_CLUSTERS)
         return fail(err, errlen, "%s: invalid refcount table size (%u clusters)", q->path,
                     q->rt_clusters);
@@ -926,8 +888,8 @@ static bool read_header(Qcow2Image *q, uint32_t *nsn, uint64_t *incompat, char *
                      (uint64_t)q->rt_clusters << CLUSTER_BITS, err, errlen))
         return false;
 
-    *nsn = be32(h + 60);
-    q->st_offset = be64(h + 64);
+    *nsn = get_be32(h + 60);
+    q->st_offset = get_be64(h + 64);
     if (*nsn > MAX_SNAPSHOTS)
         return fail(err, errlen, "%s: too many snapshots (%u)", q->path, *nsn);
     if (*nsn && !check_table(q, "the snapshot table", q->st_offset, ENTRY_FIXED, err, errlen))
@@ -940,19 +902,19 @@ static bool read_snapshot(Qcow2Image *q, uint32_t i, uint64_t pos, Snap *s, char
 {
     uint64_t rel = pos - q->st_offset;
     uint8_t fx[ENTRY_FIXED];
-    if (!inside(pos, ENTRY_FIXED, q->file_size) || rel + ENTRY_FIXED > MAX_SNAPSHOT_TABLE)
+    if (!range_inside(pos, ENTRY_FIXED, q->file_size) || rel + ENTRY_FIXED > MAX_SNAPSHOT_TABLE)
         return fail(err, errlen, "%s: snapshot table entry %u at " X64 " lies outside the "
                     "file", q->path, i, pos);
     if (!read_at(q, pos, fx, ENTRY_FIXED, err, errlen))
         return false;
-    uint32_t extra = be32(fx + 36);
-    uint32_t idlen = be16(fx + 12), namelen = be16(fx + 14);
+    uint32_t extra = get_be32(fx + 36);
+    uint32_t idlen = get_be16(fx + 12), namelen = get_be16(fx + 14);
     if (extra > MAX_EXTRA)
         return fail(err, errlen, "%s: snapshot table entry %u has %u bytes of extra data (at "
                     "most %u)", q->path, i, extra, MAX_EXTRA);
     uint64_t len = ENTRY_FIXED + (uint64_t)extra + idlen + namelen;
     uint64_t padded = (len + 7) & ~7ull;
-    if (!inside(pos, len, q->file_size) || rel + padded > MAX_SNAPSHOT_TABLE)
+    if (!range_inside(pos, len, q->file_size) || rel + padded > MAX_SNAPSHOT_TABLE)
         return fail(err, errlen, "%s: snapshot table entry %u at " X64 " lies outside the "
                     "file", q->path, i, pos);
     s->raw = g_malloc0(padded);
@@ -965,14 +927,14 @@ static bool read_snapshot(Qcow2Image *q, uint32_t i, uint64_t pos, Snap *s, char
                     "name", q->path, i);
     s->id = g_strndup((const char *)id, idlen);
     s->name = g_strndup((const char *)name, namelen);
-    s->l1_offset = be64(fx);
-    s->l1_size = be32(fx + 8);
-    s->date_sec = be32(fx + 16);
-    s->date_nsec = be32(fx + 20);
-    s->vm_clock_ns = be64(fx + 24);
+    s->l1_offset = get_be64(fx);
+    s->l1_size = get_be32(fx + 8);
+    s->date_sec = get_be32(fx + 16);
+    s->date_nsec = get_be32(fx + 20);
+    s->vm_clock_ns = get_be64(fx + 24);
     const uint8_t *ex = s->raw + ENTRY_FIXED;
-    s->vm_state_size = extra >= 8 ? be64(ex) : be32(fx + 32);
-    s->icount = extra >= 24 ? be64(ex + 16) : UINT64_MAX;
+    s->vm_state_size = extra >= 8 ? get_be64(ex) : get_be32(fx + 32);
+    s->icount = extra >= 24 ? get_be64(ex + 16) : UINT64_MAX;
     if (s->vm_state_size > MAX_VM_STATE)
         return fail(err, errlen, "%s: snapshot '%s' has an impossible VM state size (" U64
                     " bytes)", q->path, s->name, s->vm_state_size);
@@ -1087,7 +1049,7 @@ static bool load_refcounts(Qcow2Image *q, char *err, size_t errlen)
     refs[0]++;
     count_span(refs, q->rt_offset, (uint64_t)q->rt_clusters << CLUSTER_BITS, 1);
     for (uint64_t i = 0; i < slots; i++) {
-        uint64_t e = be64(rt + 8 * i);
+        uint64_t e = get_be64(rt + 8 * i);
         if (!e)
             continue;
         char what[48];
@@ -1103,7 +1065,7 @@ static bool load_refcounts(Qcow2Image *q, char *err, size_t errlen)
         refs[e >> CLUSTER_BITS]++;
         for (unsigned j = 0; j < RB_ENTRIES; j++) {
             uint64_t c = i * RB_ENTRIES + j;
-            uint16_t v = be16(block + 2 * j);
+            uint16_t v = get_be16(block + 2 * j);
             if (c < fclusters)
                 q->rc[c] = v;
             else if (v)
@@ -1207,16 +1169,16 @@ Qcow2Image *qcow2_image_create(const char *path, char *err, size_t errlen)
         return NULL;
     }
     uint8_t *buf = g_malloc0(3 * CLUSTER_SIZE);
-    put32(buf, QCOW2_MAGIC);
-    put32(buf + 4, 3);
-    put32(buf + 20, CLUSTER_BITS);
-    put64(buf + 48, CLUSTER_SIZE);
-    put32(buf + 56, 1);
-    put32(buf + 96, REFCOUNT_ORDER);
-    put32(buf + 100, HEADER_LEN);
-    put64(buf + CLUSTER_SIZE, 2 * CLUSTER_SIZE);
+    put_be32(buf, QCOW2_MAGIC);
+    put_be32(buf + 4, 3);
+    put_be32(buf + 20, CLUSTER_BITS);
+    put_be64(buf + 48, CLUSTER_SIZE);
+    put_be32(buf + 56, 1);
+    put_be32(buf + 96, REFCOUNT_ORDER);
+    put_be32(buf + 100, HEADER_LEN);
+    put_be64(buf + CLUSTER_SIZE, 2 * CLUSTER_SIZE);
     for (int c = 0; c < 3; c++)
-        put16(buf + 2 * CLUSTER_SIZE + 2 * c, 1);
+        put_be16(buf + 2 * CLUSTER_SIZE + 2 * c, 1);
     size_t done = 0;
     while (done < 3 * CLUSTER_SIZE) {
         ssize_t n = pwrite(fd, buf + done, 3 * CLUSTER_SIZE - done, (off_t)done);
@@ -1385,7 +1347,7 @@ static Qcow2PageKind page_lookup(Qcow2Image *q, int index, uint64_t page, uint64
              "aligned to a cluster", q->path, s->name, off, page);
         return QCOW2_BAD;
     }
-    if (!inside(off, need, q->file_size)) {
+    if (!range_inside(off, need, q->file_size)) {
         fail(err, errlen, "%s: snapshot '%s': data cluster at " X64 " for page " U64 " lies "
              "outside the file (" U64 " bytes)", q->path, s->name, off, page, q->file_size);
         return QCOW2_BAD;
@@ -1668,7 +1630,7 @@ static bool resolve_table(Qcow2Build *b, uint64_t i, uint64_t *l1e, GArray *new_
     uint64_t c = alloc_run(q, 1);
     uint8_t buf[CLUSTER_SIZE];
     for (unsigned j = 0; j < L2_ENTRIES; j++)
-        put64(buf + 8 * j, ent[j]);
+        put_be64(buf + 8 * j, ent[j]);
     NewL2 n = { c << CLUSTER_BITS, {0} };
     memcpy(n.e, ent, sizeof ent);
     g_array_append_val(new_l2, n);
@@ -1696,18 +1658,18 @@ static void snap_encode(Snap *s)
     s->raw_len = (uint32_t)((len + 7) & ~(size_t)7);
     s->raw = g_malloc0(s->raw_len);
     uint8_t *p = s->raw;
-    put64(p, s->l1_offset);
-    put32(p + 8, s->l1_size);
-    put16(p + 12, (uint16_t)idlen);
-    put16(p + 14, (uint16_t)namelen);
-    put32(p + 16, s->date_sec);
-    put32(p + 20, s->date_nsec);
-    put64(p + 24, s->vm_clock_ns);
-    put32(p + 32, (uint32_t)s->vm_state_size);     /* truncated, as QEMU does */
-    put32(p + 36, OUR_EXTRA);
-    put64(p + 40, s->vm_state_size);
-    put64(p + 48, 0);                               /* disk size */
-    put64(p + 56, s->icount);
+    put_be64(p, s->l1_offset);
+    put_be32(p + 8, s->l1_size);
+    put_be16(p + 12, (uint16_t)idlen);
+    put_be16(p + 14, (uint16_t)namelen);
+    put_be32(p + 16, s->date_sec);
+    put_be32(p + 20, s->date_nsec);
+    put_be64(p + 24, s->vm_clock_ns);
+    put_be32(p + 32, (uint32_t)s->vm_state_size);     /* truncated, as QEMU does */
+    put_be32(p + 36, OUR_EXTRA);
+    put_be64(p + 40, s->vm_state_size);
+    put_be64(p + 48, 0);                               /* disk size */
+    put_be64(p + 56, s->icount);
     memcpy(p + ENTRY_FIXED + OUR_EXTRA, s->id, idlen);
     memcpy(p + ENTRY_FIXED + OUR_EXTRA + idlen, s->name, namelen);
 }
@@ -1750,7 +1712,7 @@ int qcow2_build_commit(Qcow2Build *b, const char *name, uint64_t icount, uint64_
         uint64_t clusters = div_up(b->n1 * 8, CLUSTER_SIZE);
         l1buf = g_malloc0(clusters << CLUSTER_BITS);
         for (uint64_t i = 0; i < b->n1; i++)
-            put64(l1buf + 8 * i, ns.l1[i]);
+            put_be64(l1buf + 8 * i, ns.l1[i]);
         if (!write_new(q, l1buf, clusters, &ns.l1_offset, err, errlen))
             goto out;
     }

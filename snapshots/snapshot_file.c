@@ -93,31 +93,6 @@ static void G_GNUC_PRINTF(3, 4) set_err(char *err, size_t errlen, const char *fm
     va_end(ap);
 }
 
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
     return (v + a - 1) / a * a;
@@ -485,28 +460,28 @@ static void fill_header(uint8_t *h, Machine *m, const Layout *L, uint32_t state_
 {
     memset(h, 0, PAGE);
     memcpy(h + H_MAGIC, SF_MAGIC, 8);
-    put32(h + H_FORMAT, SF_FORMAT);
+    put_le32(h + H_FORMAT, SF_FORMAT);
     char build[32];
     build_string(build);
     memcpy(h + H_BUILD, build, 32);
-    put64(h + H_ICOUNT, machine_icount(m));
-    put64(h + H_STATE_HASH, machine_state_hash(m));
-    put64(h + H_RAM_PAGES, L->ram_pages);
-    put32(h + H_NHARTS, (uint32_t)machine_nharts(m));
-    put32(h + H_NDISKS, (uint32_t)L->ndisks);
-    put64(h + H_STATE_OFF, L->state_off);
-    put64(h + H_STATE_LEN, L->state_len);
-    put32(h + H_STATE_CRC, state_crc);
-    put32(h + H_POS_LEN, (uint32_t)pos_len);
+    put_le64(h + H_ICOUNT, machine_icount(m));
+    put_le64(h + H_STATE_HASH, machine_state_hash(m));
+    put_le64(h + H_RAM_PAGES, L->ram_pages);
+    put_le32(h + H_NHARTS, (uint32_t)machine_nharts(m));
+    put_le32(h + H_NDISKS, (uint32_t)L->ndisks);
+    put_le64(h + H_STATE_OFF, L->state_off);
+    put_le64(h + H_STATE_LEN, L->state_len);
+    put_le32(h + H_STATE_CRC, state_crc);
+    put_le32(h + H_POS_LEN, (uint32_t)pos_len);
     memcpy(h + H_POS, pos, pos_len);
-    put64(h + H_HASH_OFF, L->hash_off);
-    put64(h + H_RAM_OFF, L->ram_off);
-    put64(h + H_VCLOCK, machine_vclock_ns(m));
+    put_le64(h + H_HASH_OFF, L->hash_off);
+    put_le64(h + H_RAM_OFF, L->ram_off);
+    put_le64(h + H_VCLOCK, machine_vclock_ns(m));
     for (int d = 0; d < L->ndisks; d++) {
-        put64(h + H_DISKS + 16 * d, L->disk_off[d]);
-        put64(h + H_DISKS + 16 * d + 8, L->disk_pages[d]);
+        put_le64(h + H_DISKS + 16 * d, L->disk_off[d]);
+        put_le64(h + H_DISKS + 16 * d + 8, L->disk_pages[d]);
     }
-    put32(h + H_CRC, (uint32_t)crc32(0, h, PAGE));
+    put_le32(h + H_CRC, (uint32_t)crc32(0, h, PAGE));
 }
 
 int snapfile_save(SnapFile *f, Machine *m, const char *name, const void *pos, size_t pos_len,
@@ -557,7 +532,7 @@ int snapfile_save(SnapFile *f, Machine *m, const char *name, const void *pos, si
             n = HASHES_PER_PAGE;
         uint8_t page[PAGE] = { 0 };
         for (uint64_t i = 0; i < n; i++)
-            put64(page + 8 * i, c->nh[k * HASHES_PER_PAGE + i]);
+            put_le64(page + 8 * i, c->nh[k * HASHES_PER_PAGE + i]);
         if (!qcow2_build_put(c->b, L.hash_off / PAGE + k, page, err, errlen))
             goto out;
     }
@@ -628,42 +603,42 @@ static bool load_header(LoadCtx *c, const Machine *m, uint8_t *h, uint64_t vm_si
         return load_fail(c, "%s", e);
     if (memcmp(h + H_MAGIC, SF_MAGIC, 8) != 0)
         return load_fail(c, "not a Rewind machine snapshot (bad magic)");
-    uint32_t crc = get32(h + H_CRC);
-    put32(h + H_CRC, 0);
+    uint32_t crc = get_le32(h + H_CRC);
+    put_le32(h + H_CRC, 0);
     if (crc != (uint32_t)crc32(0, h, PAGE))
         return load_fail(c, "header checksum mismatch: the file is damaged");
-    if (get32(h + H_FORMAT) != SF_FORMAT)
+    if (get_le32(h + H_FORMAT) != SF_FORMAT)
         return load_fail(c, "snapshot format %" PRIu32 ", this Rewind reads %u",
-                         get32(h + H_FORMAT), SF_FORMAT);
+                         get_le32(h + H_FORMAT), SF_FORMAT);
     char build[32];
     build_string(build);
     if (memcmp(h + H_BUILD, build, 32) != 0 || h[H_BUILD + 31] != 0)
         return load_fail(c, "written by %.31s, this is %s: its machine state cannot be read "
                          "(replay from the start instead)", (const char *)h + H_BUILD, build);
-    if (get32(h + H_NHARTS) != (uint32_t)machine_nharts(m) ||
-        get64(h + H_RAM_PAGES) != machine_ram_pages(m) ||
-        get32(h + H_NDISKS) != (uint32_t)machine_ndisks(m))
+    if (get_le32(h + H_NHARTS) != (uint32_t)machine_nharts(m) ||
+        get_le64(h + H_RAM_PAGES) != machine_ram_pages(m) ||
+        get_le32(h + H_NDISKS) != (uint32_t)machine_ndisks(m))
         return load_fail(c, "a machine with %" PRIu32 " harts, %" PRIu64 " KiB of RAM and %"
                          PRIu32 " disks; this one has %d, %" PRIu64 " KiB and %d",
-                         get32(h + H_NHARTS), get64(h + H_RAM_PAGES) * 4, get32(h + H_NDISKS),
+                         get_le32(h + H_NHARTS), get_le64(h + H_RAM_PAGES) * 4, get_le32(h + H_NDISKS),
                          machine_nharts(m), machine_ram_pages(m) * 4, machine_ndisks(m));
-    uint64_t state_len = get64(h + H_STATE_LEN);
+    uint64_t state_len = get_le64(h + H_STATE_LEN);
     if (state_len > 64u << 20)
         return load_fail(c, "impossible machine state size %" PRIu64, state_len);
     if (!layout_for(&c->L, m, state_len, e, sizeof e))
         return load_fail(c, "%s", e);
-    bool same = get64(h + H_STATE_OFF) == c->L.state_off &&
-                get64(h + H_HASH_OFF) == c->L.hash_off && get64(h + H_RAM_OFF) == c->L.ram_off;
+    bool same = get_le64(h + H_STATE_OFF) == c->L.state_off &&
+                get_le64(h + H_HASH_OFF) == c->L.hash_off && get_le64(h + H_RAM_OFF) == c->L.ram_off;
     for (int d = 0; d < c->L.ndisks; d++)
-        same = same && get64(h + H_DISKS + 16 * d) == c->L.disk_off[d] &&
-               get64(h + H_DISKS + 16 * d + 8) == c->L.disk_pages[d];
+        same = same && get_le64(h + H_DISKS + 16 * d) == c->L.disk_off[d] &&
+               get_le64(h + H_DISKS + 16 * d + 8) == c->L.disk_pages[d];
     if (!same)
         return load_fail(c, "its layout does not match this machine (different disks?)");
     if (vm_size < c->L.size)
         return load_fail(c, "VM state of %" PRIu64 " bytes, the machine needs %" PRIu64,
                          vm_size, c->L.size);
-    if (get32(h + H_POS_LEN) > SNAPFILE_POS_MAX)
-        return load_fail(c, "impossible log position length %" PRIu32, get32(h + H_POS_LEN));
+    if (get_le32(h + H_POS_LEN) > SNAPFILE_POS_MAX)
+        return load_fail(c, "impossible log position length %" PRIu32, get_le32(h + H_POS_LEN));
     return true;
 }
 
@@ -827,7 +802,7 @@ bool snapfile_load(SnapFile *f, int index, Machine *m, void *pos, size_t *pos_le
         load_fail(c, "%s", e);
         goto out;
     }
-    if ((uint32_t)crc32(0, state, (uInt)state_len) != get32(h + H_STATE_CRC)) {
+    if ((uint32_t)crc32(0, state, (uInt)state_len) != get_le32(h + H_STATE_CRC)) {
         load_fail(c, "machine state checksum mismatch: the file is damaged");
         goto out;
     }
@@ -836,9 +811,9 @@ bool snapfile_load(SnapFile *f, int index, Machine *m, void *pos, size_t *pos_le
         load_fail(c, "%s", e);
         goto out;
     }
-    if (machine_state_icount(st) != get64(h + H_ICOUNT) || get64(h + H_ICOUNT) != qi.icount) {
+    if (machine_state_icount(st) != get_le64(h + H_ICOUNT) || get_le64(h + H_ICOUNT) != qi.icount) {
         load_fail(c, "icounts disagree (table %" PRIu64 ", header %" PRIu64 ", state %" PRIu64
-                  ")", qi.icount, get64(h + H_ICOUNT), machine_state_icount(st));
+                  ")", qi.icount, get_le64(h + H_ICOUNT), machine_state_icount(st));
         goto out;
     }
     uint64_t total = c->L.total_pages;
@@ -850,7 +825,7 @@ bool snapfile_load(SnapFile *f, int index, Machine *m, void *pos, size_t *pos_le
         goto out;
     }
     for (uint64_t g = 0; g < total; g++)
-        c->nh[g] = get64(raw + 8 * g);
+        c->nh[g] = get_le64(raw + 8 * g);
     g_free(raw);
     if (!verify_pages(c))
         goto out;
@@ -858,7 +833,7 @@ bool snapfile_load(SnapFile *f, int index, Machine *m, void *pos, size_t *pos_le
     /* everything checked: change the machine */
     bool pages_ok = apply_pages(c, m, tracked);
     machine_state_restore(m, st);
-    if (machine_state_hash(m) != get64(h + H_STATE_HASH) && pages_ok) {
+    if (machine_state_hash(m) != get_le64(h + H_STATE_HASH) && pages_ok) {
         load_fail(c, "the machine state does not hash as recorded");
         pages_ok = false;
     }
@@ -867,7 +842,7 @@ bool snapfile_load(SnapFile *f, int index, Machine *m, void *pos, size_t *pos_le
         for (int d = 0; d < c->L.ndisks; d++)
             machine_disk_clear_dirty(m, d);
     }
-    size_t plen = get32(h + H_POS_LEN);
+    size_t plen = get_le32(h + H_POS_LEN);
     memcpy(pos, h + H_POS, plen);
     *pos_len = plen;
     forget_base(f);

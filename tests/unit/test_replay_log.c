@@ -126,28 +126,6 @@ typedef struct ChunkInfo {
     uint32_t nevents;
 } ChunkInfo;
 
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static GArray *walk_chunks(GBytes *file)
 {
     gsize len;
@@ -157,9 +135,9 @@ static GArray *walk_chunks(GBytes *file)
     while (off < len) {
         g_assert_cmpuint(off + RLOG_CHUNK_HEADER_SIZE, <=, len);
         g_assert_cmpmem(d + off, 4, "RWCK", 4);
-        ChunkInfo c = { off, off + RLOG_CHUNK_HEADER_SIZE + le32(d + off + 28),
-                        le64(d + off + 8), le64(d + off + 16), le32(d + off + 24) };
-        g_assert_cmpuint(le32(d + off + 40), ==, (uint32_t)crc32(0, d + off, 40));
+        ChunkInfo c = { off, off + RLOG_CHUNK_HEADER_SIZE + get_le32(d + off + 28),
+                        get_le64(d + off + 8), get_le64(d + off + 16), get_le32(d + off + 24) };
+        g_assert_cmpuint(get_le32(d + off + 40), ==, (uint32_t)crc32(0, d + off, 40));
         g_assert_cmpuint(c.end, <=, len);
         g_array_append_val(a, c);
         off = c.end;
@@ -625,14 +603,14 @@ static void append_chunk(GByteArray *out, uint32_t index, uint64_t first, uint64
     g_assert_cmpint(compress2(z, &clen, events, ulen, 6), ==, Z_OK);
     uint8_t h[RLOG_CHUNK_HEADER_SIZE];
     memcpy(h, "RWCK", 4);
-    put32(h + 4, index);
-    put64(h + 8, first);
-    put64(h + 16, last);
-    put32(h + 24, nev);
-    put32(h + 28, (uint32_t)clen);
-    put32(h + 32, ulen_claim);
-    put32(h + 36, (uint32_t)crc32(0, z, clen));
-    put32(h + 40, (uint32_t)crc32(0, h, 40));
+    put_le32(h + 4, index);
+    put_le64(h + 8, first);
+    put_le64(h + 16, last);
+    put_le32(h + 24, nev);
+    put_le32(h + 28, (uint32_t)clen);
+    put_le32(h + 32, ulen_claim);
+    put_le32(h + 36, (uint32_t)crc32(0, z, clen));
+    put_le32(h + 40, (uint32_t)crc32(0, h, 40));
     g_byte_array_append(out, h, sizeof h);
     g_byte_array_append(out, z, clen);
     g_free(z);
@@ -746,9 +724,9 @@ static void test_open_errors(void)
     /* A later version, with a correct CRC. */
     uint8_t h[RLOG_FILE_HEADER_SIZE] = {0};
     memcpy(h, "RWNDLOG", 8);
-    put32(h + 8, 7);
-    put32(h + 12, RLOG_FILE_HEADER_SIZE);
-    put32(h + 36, (uint32_t)crc32(0, h, 36));
+    put_le32(h + 8, 7);
+    put_le32(h + 12, RLOG_FILE_HEADER_SIZE);
+    put_le32(h + 36, (uint32_t)crc32(0, h, 36));
     set_file(path, h, sizeof h);
     g_assert_null(rlog_reader_open(path, err, sizeof err));
     want = g_strdup_printf("%s: format version 7, this Rewind reads %u", path,
@@ -757,15 +735,15 @@ static void test_open_errors(void)
     g_free(want);
 
     /* Version 1 with a flag that must be understood. */
-    put32(h + 8, RLOG_FORMAT_VERSION);
-    put32(h + 16, 0x00010000);
-    put32(h + 36, (uint32_t)crc32(0, h, 36));
+    put_le32(h + 8, RLOG_FORMAT_VERSION);
+    put_le32(h + 16, 0x00010000);
+    put_le32(h + 36, (uint32_t)crc32(0, h, 36));
     set_file(path, h, sizeof h);
     g_assert_null(rlog_reader_open(path, err, sizeof err));
     g_assert_nonnull(strstr(err, "unsupported log flags 0x00010000"));
     /* A flag that may be ignored: opens, and the log (no chunk) is truncated. */
-    put32(h + 16, 0x00000001);
-    put32(h + 36, (uint32_t)crc32(0, h, 36));
+    put_le32(h + 16, 0x00000001);
+    put_le32(h + 36, (uint32_t)crc32(0, h, 36));
     set_file(path, h, sizeof h);
     RLogReader *r = rlog_reader_open(path, err, sizeof err);
     g_assert_nonnull(r);

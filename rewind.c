@@ -706,74 +706,21 @@ static Reverse *rr_reverse_new(Machine *m)
     return rev;
 }
 
-/* rewind snapshot add: replays to rr.add_icount (from the nearest
- * snapshot of the file before it) and adds a snapshot there. The file owns
- * the dirty tracking (no in-memory store here), so the new snapshot shares
- * every page the replay did not write with the one it started from. */
+/* rewind snapshot add (record_snaps_add_at): the machine is the replay's. */
 static int rr_snapshot_add(Machine *m)
 {
     char err[1024];
     char *path = g_build_filename(rr.bundle, BUNDLE_SNAPSHOTS, NULL);
     char *name = rr.add_name ? g_strdup(rr.add_name)
                              : g_strdup_printf("icount-%" PRIu64, rr.add_icount);
-    int rc = 1;
-    SnapFile *f = g_file_test(path, G_FILE_TEST_EXISTS) ? snapfile_open(path, true, err, sizeof err)
-                                                        : snapfile_create(path, err, sizeof err);
-    if (!f) {
-        fprintf(stderr, "rewind: %s\n", err);
-        goto out;
-    }
-    if (snapfile_find(f, name) >= 0) {
-        fprintf(stderr, "rewind: %s: a snapshot named '%s' exists already\n", path, name);
-        goto out;
-    }
-    int from = snapfile_find_before(f, rr.add_icount);
-    if (from >= 0) {
-        uint8_t buf[SNAPFILE_POS_MAX];
-        size_t len = 0;
-        RLogPos pos;
-        if (!snapfile_load(f, from, m, buf, &len, true, err, sizeof err) ||
-            len != sizeof pos) {
-            fprintf(stderr, "rewind: %s\n", len != sizeof pos ? "bad log position" : err);
-            goto out;
-        }
-        memcpy(&pos, buf, sizeof pos);
-        if (!replay_session_seek(rr.rs, &pos, err, sizeof err)) {
-            fprintf(stderr, "rewind: %s\n", err);
-            goto out;
-        }
-    }
-    console_mute_output(true);
-    while (machine_icount(m) < rr.add_icount) {
-        RunResult r = replay_run(rr.rs, m, rr.add_icount - machine_icount(m));
-        if (r == RUN_EXIT || r == RUN_REPLAY_END || r == RUN_REPLAY_DIVERGED)
-            break;
-    }
-    console_mute_output(false);
-    if (replay_session_diverged(rr.rs)) {
-        fprintf(stderr, "rewind: %s\n", replay_session_message(rr.rs));
-        goto out;
-    }
-    if (machine_icount(m) != rr.add_icount) {
-        fprintf(stderr, "rewind: %s: the recording ends at icount %" PRIu64 ", before %" PRIu64
-                "\n", rr.bundle, machine_icount(m), rr.add_icount);
-        goto out;
-    }
-    RLogPos pos = replay_session_tell(rr.rs);
-    if (snapfile_save(f, m, name, &pos, sizeof pos, true, err, sizeof err) < 0) {
-        fprintf(stderr, "rewind: %s\n", err);
-        goto out;
-    }
-    printf("added snapshot '%s' at icount %" PRIu64 " to %s\n", name, rr.add_icount, path);
-    rc = 0;
-out:
-    if (f && !snapfile_close(f, err, sizeof err)) {
-        fprintf(stderr, "rewind: %s\n", err);
-        rc = 1;
-    }
+    bool ok = record_snaps_add_at(path, m, rr.rs, rr.add_icount, name, err, sizeof err);
+    if (ok)
+        printf("added snapshot '%s' at icount %" PRIu64 " to %s\n", name, rr.add_icount, path);
+    else
+        fprintf(stderr, "rewind: %s: %s\n", rr.bundle, err);
     g_free(name);
     g_free(path);
-    return rc;
+    return ok ? 0 : 1;
 }
 
 static int cmd_run(int argc, char **argv)

@@ -11,6 +11,7 @@
 #include <glib.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 struct RecordSnaps {
     Machine *m;
@@ -28,12 +29,35 @@ struct RecordSnaps {
     gint64 spent_us;            /* host time the snapshots took */
 };
 
+int snapfile_save_replay(SnapFile *f, Machine *m, ReplaySession *rs, const char *name,
+                         bool tracked, char *err, size_t errlen)
+{
+    RLogPos pos = replay_session_tell(rs);
+    return snapfile_save(f, m, name, &pos, sizeof pos, tracked, err, errlen);
+}
+
+bool snapfile_load_replay(SnapFile *f, int idx, Machine *m, ReplaySession *rs, bool tracked,
+                          char *err, size_t errlen)
+{
+    uint8_t buf[SNAPFILE_POS_MAX];
+    size_t len = 0;
+    RLogPos pos;
+    if (!snapfile_load(f, idx, m, buf, &len, tracked, err, errlen))
+        return false;
+    if (len != sizeof pos) {
+        snprintf(err, errlen, "%s: a log position of %zu bytes", snapfile_path(f), len);
+        return false;
+    }
+    memcpy(&pos, buf, sizeof pos);
+    machine_debug_forget_hits(m);
+    return replay_session_seek(rs, &pos, err, errlen);
+}
+
 static bool take(RecordSnaps *s, const char *name)
 {
     char err[768];
-    RLogPos pos = replay_session_tell(s->rs);
     gint64 t0 = g_get_monotonic_time();
-    int idx = snapfile_save(s->f, s->m, name, &pos, sizeof pos, true, err, sizeof err);
+    int idx = snapfile_save_replay(s->f, s->m, s->rs, name, true, err, sizeof err);
     s->spent_us += g_get_monotonic_time() - t0;
     if (idx < 0) {
         fprintf(stderr, "rewind: snapshots stopped (the recording goes on): %s\n", err);
@@ -134,4 +158,36 @@ uint64_t record_snaps_taken(const RecordSnaps *s, uint64_t *spent_us)
     if (spent_us)
         *spent_us = (uint64_t)s->spent_us;
     return s->taken;
+}
+
+bool record_snaps_add_at(const char *path, Machine *m, ReplaySession *rs, uint64_t icount,
+                         const char *name, char *err, size_t errlen)
+{
+    SnapFile *f = g_file_test(path, G_FILE_TEST_EXISTS) ? snapfile_open(path, true, err, errlen)
+                                                        : snapfile_create(path, err, errlen);
+    if (!f)
+        return false;
+    bool ok = false;
+    int from = snapfile_find_before(f, icount);
+    if (snapfile_find(f, name) >= 0) {
+        snprintf(err, errlen, "a snapshot named '%s' exists already", name);
+    } else if (from < 0 || snapfile_load_replay(f, from, m, rs, true, err, errlen)) {
+        console_mute_output(true);
+        while (machine_icount(m) < icount) {
+            RunResult r = replay_run(rs, m, icount - machine_icount(m));
+            if (r == RUN_EXIT || r == RUN_REPLAY_END || r == RUN_REPLAY_DIVERGED)
+                break;
+        }
+        console_mute_output(false);
+        if (replay_session_diverged(rs))
+            snprintf(err, errlen, "%s", replay_session_message(rs));
+        else if (machine_icount(m) != icount)
+            snprintf(err, errlen, "the recording ends at icount %" PRIu64 ", before %" PRIu64,
+                     machine_icount(m), icount);
+        else
+            ok = snapfile_save_replay(f, m, rs, name, true, err, errlen) >= 0;
+    }
+    if (!snapfile_close(f, ok ? err : NULL, errlen) && ok)
+        ok = false;
+    return ok;
 }

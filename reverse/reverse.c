@@ -114,22 +114,10 @@ static bool restore_snapshot(Reverse *r, int id)
  * nothing, or only pages the store sees as dirty). */
 static bool load_file_snapshot(Reverse *r, int idx)
 {
-    uint8_t buf[SNAPFILE_POS_MAX];
-    size_t len = 0;
     char err[768];
-    RLogPos pos;
     gint64 t0 = g_get_monotonic_time();
-    bool ok = snapfile_load(r->sf, idx, r->m, buf, &len, false, err, sizeof err);
+    bool ok = snapfile_load_replay(r->sf, idx, r->m, r->rs, false, err, sizeof err);
     r->load_ns = (double)(g_get_monotonic_time() - t0) * 1e3;
-    if (ok && len != sizeof pos) {
-        snprintf(err, sizeof err, "%s: a log position of %zu bytes", snapfile_path(r->sf), len);
-        ok = false;
-    }
-    if (ok) {
-        memcpy(&pos, buf, sizeof pos);
-        machine_debug_forget_hits(r->m);
-        ok = replay_session_seek(r->rs, &pos, err, sizeof err);
-    }
     if (!ok) {
         fprintf(stderr, "rewind: %s; going on without the snapshot file\n", err);
         snapfile_close(r->sf, NULL, 0);

@@ -10,6 +10,7 @@
 
 #include "emulator.h"
 #include "replay.h"
+#include "snapshots.h"
 
 typedef struct Reverse Reverse;
 
@@ -118,5 +119,23 @@ RecordSnaps *record_snaps_start(Machine *m, ReplaySession *rs, const char *path,
 bool record_snaps_finish(RecordSnaps *s, char *err, size_t errlen);
 /* Snapshots taken, and the host time they cost (µs). */
 uint64_t record_snaps_taken(const RecordSnaps *s, uint64_t *spent_us);
+
+/* A file snapshot with the replay log position it belongs to
+ * (snapshots.h, "Snapshots in a file"; tracked has the meaning it has
+ * there). save: m as it is, at the position rs tells. load: m and rs back
+ * where snapshot idx was taken; on failure m is unchanged, or (a page
+ * read failing after the checks) only pages marked dirty changed. */
+int snapfile_save_replay(SnapFile *f, Machine *m, ReplaySession *rs, const char *name,
+                         bool tracked, char *err, size_t errlen);
+bool snapfile_load_replay(SnapFile *f, int idx, Machine *m, ReplaySession *rs, bool tracked,
+                          char *err, size_t errlen);
+
+/* rewind snapshot add: replays m (at the start of the replay rs) to
+ * icount, from the nearest snapshot before it in the file at path (created
+ * when missing), and adds one named name there, sharing every page the
+ * replay did not write. False with a message: a name that exists, an
+ * icount past the end of the recording, a divergence, the file. */
+bool record_snaps_add_at(const char *path, Machine *m, ReplaySession *rs, uint64_t icount,
+                         const char *name, char *err, size_t errlen);
 
 #endif

@@ -4,7 +4,10 @@
  * to the bundle's qcow2 file as the recording goes. The file owns the
  * machine's dirty tracking meanwhile (recording has no in-memory store),
  * so each periodic snapshot costs the pages written since the previous.
- * A failure stops the snapshots, never the recording. */
+ * A failure stops the snapshots, never the recording.
+ * Also here: the log-position glue every user of a snapshot file needs
+ * (snapfile_save_replay / snapfile_load_replay), and `rewind snapshot add`,
+ * which adds one to a finished recording. */
 #include "reverse.h"
 #include "snapshots.h"
 

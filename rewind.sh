@@ -4,8 +4,8 @@
 #   ./rewind.sh demo    setup, boot OpenSBI + U-Boot, then record a buggy guest
 #                       and walk it backwards with gdb-multiarch
 #   ./rewind.sh test    setup, then the whole test suite (also under ASan+UBSan)
-#   ./rewind.sh bench   setup, then the MIPS and the reverse-debugging
-#                       benchmarks against QEMU
+#   ./rewind.sh bench   setup, then the MIPS, reverse-debugging and Linux boot
+#                       benchmarks against QEMU, and the snapshot benchmark
 set -euo pipefail
 cd "$(dirname "$0")"
 
